@@ -1,0 +1,38 @@
+// A read-only, random-access view of one object's bytes (a local file or an
+// S3 object). Everything above this layer (prefetch, framing, readers) sees
+// only this interface, so it works the same for POSIX paths and s3:// URIs.
+#ifndef FFM_IO_BYTE_SOURCE_H_
+#define FFM_IO_BYTE_SOURCE_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+
+namespace ffm {
+
+class ByteSource {
+ public:
+  virtual ~ByteSource() = default;
+
+  // The URI the source was opened with; used in every error message.
+  virtual const std::string& uri() const = 0;
+
+  // Size in bytes, fixed when the source was opened.
+  virtual uint64_t size() const = 0;
+
+  // Reads up to `n` bytes at `offset` into `dst` and returns how many were
+  // read; fewer than `n` only at the end of the object.
+  //
+  // Thread-safe: many ReadAt calls may run concurrently on one source (the
+  // prefetcher issues its chunk reads in parallel). Errors carry the URI and
+  // the offset.
+  virtual absl::StatusOr<size_t> ReadAt(uint64_t offset, size_t n,
+                                        char* dst) const = 0;
+};
+
+}  // namespace ffm
+
+#endif  // FFM_IO_BYTE_SOURCE_H_

@@ -1,0 +1,54 @@
+#include "ffm/io/posix_source.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+#include "ffm/io/errors.h"
+
+namespace ffm {
+
+absl::StatusOr<std::unique_ptr<ByteSource>> PosixSource::Open(
+    const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return ErrnoToStatus(errno, absl::StrCat(path, ": open failed"));
+  struct stat st;
+  if (::fstat(fd, &st) != 0) {
+    int err = errno;
+    ::close(fd);
+    return ErrnoToStatus(err, absl::StrCat(path, ": stat failed"));
+  }
+  if (S_ISDIR(st.st_mode)) {
+    ::close(fd);
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, " is a directory, not a TFRecord file"));
+  }
+  return std::unique_ptr<ByteSource>(
+      new PosixSource(path, fd, static_cast<uint64_t>(st.st_size)));
+}
+
+PosixSource::~PosixSource() { ::close(fd_); }
+
+absl::StatusOr<size_t> PosixSource::ReadAt(uint64_t offset, size_t n,
+                                           char* dst) const {
+  size_t done = 0;
+  while (done < n) {
+    ssize_t r = ::pread(fd_, dst + done, n - done,
+                        static_cast<off_t>(offset + done));
+    if (r == 0) break;  // end of file
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      return ErrnoToStatus(
+          errno, absl::StrCat(path_, ": read failed at byte offset ",
+                              offset + done));
+    }
+    done += static_cast<size_t>(r);
+  }
+  return done;
+}
+
+}  // namespace ffm

@@ -1,0 +1,102 @@
+// Reads one ByteSource from `begin` to its end as consecutive ranged chunks,
+// keeping several reads in flight and handing chunks back strictly in order.
+//
+//   file:   |---1 MiB---|--2 MiB--|----4 MiB----|------8 MiB------|--8 MiB--...
+//   state:   returned     ready      reading        reading          (budget)
+//            ^ consumer                             ^ next_offset_
+//
+// The first read is small so the first record arrives fast; sizes then
+// double up to `chunk_size`. Readahead stays within a ByteBudget shared with
+// the reader's other files; the chunk the consumer waits for is always read.
+//
+// Thread-safety: one consumer thread calls Next(). `source` must outlive the
+// prefetcher; chunks may outlive it (each returns its bytes to the budget).
+#ifndef FFM_PREFETCH_CHUNK_PREFETCHER_H_
+#define FFM_PREFETCH_CHUNK_PREFETCHER_H_
+
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "ffm/io/byte_source.h"
+#include "ffm/prefetch/byte_budget.h"
+#include "ffm/prefetch/executor.h"
+
+namespace ffm {
+
+struct PrefetchOptions {
+  uint64_t chunk_size = 8ull << 20;        // AWS guidance: 8-16 MB ranged GETs
+  uint64_t first_chunk_size = 1ull << 20;  // small first read: fast first record
+  int max_in_flight = 16;                  // reads in flight for this file
+};
+
+// Bytes of one chunk. Returns its size to the budget when destroyed.
+class Chunk {
+ public:
+  Chunk(uint64_t offset, uint64_t capacity, std::shared_ptr<ByteBudget> budget);
+  ~Chunk();
+  Chunk(const Chunk&) = delete;
+  Chunk& operator=(const Chunk&) = delete;
+
+  uint64_t offset() const { return offset_; }  // of data()[0] in the file
+  absl::string_view data() const { return {bytes_.get(), size_}; }
+  char* mutable_bytes() { return bytes_.get(); }
+  void set_size(size_t size) { size_ = size; }
+
+ private:
+  const uint64_t offset_;
+  const uint64_t capacity_;
+  std::shared_ptr<ByteBudget> budget_;
+  std::unique_ptr<char[]> bytes_;
+  size_t size_ = 0;
+};
+
+class ChunkPrefetcher {
+ public:
+  // A null `executor` reads synchronously inside Next().
+  ChunkPrefetcher(const ByteSource* source, uint64_t begin,
+                  const PrefetchOptions& options, Executor* executor,
+                  std::shared_ptr<ByteBudget> budget);
+  // Cancels reads not yet started and waits for the running ones (at most
+  // one chunk read each), so no callback outlives the prefetcher.
+  ~ChunkPrefetcher();
+  ChunkPrefetcher(const ChunkPrefetcher&) = delete;
+  ChunkPrefetcher& operator=(const ChunkPrefetcher&) = delete;
+
+  // The next chunk in file order; OutOfRange after the last one. A failed
+  // read's error is returned once it reaches the head, and again after.
+  absl::StatusOr<std::shared_ptr<const Chunk>> Next();
+
+  uint64_t end() const { return end_; }
+
+ private:
+  struct Slot;
+
+  // Schedules reads while the window, the in-flight cap and the budget allow.
+  void RefillLocked();
+  std::shared_ptr<Slot> AddSlotLocked();
+  void Read(const std::shared_ptr<Slot>& slot);
+
+  const ByteSource* const source_;
+  const PrefetchOptions options_;
+  Executor* const executor_;
+  const std::shared_ptr<ByteBudget> budget_;
+  const uint64_t end_;
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::shared_ptr<Slot>> slots_;  // in file order
+  uint64_t next_offset_;                     // first byte not yet scheduled
+  uint64_t next_length_;                     // grows up to chunk_size
+  int running_ = 0;                          // reads scheduled, not finished
+  bool cancelled_ = false;
+  absl::Status failed_;
+};
+
+}  // namespace ffm
+
+#endif  // FFM_PREFETCH_CHUNK_PREFETCHER_H_

@@ -1,0 +1,43 @@
+#include "ffm/reader/file_cursor.h"
+
+#include "absl/strings/str_cat.h"
+#include "ffm/tfrecord/chunk_stream.h"
+
+namespace ffm {
+
+absl::StatusOr<std::unique_ptr<FileCursor>> FileCursor::Open(
+    std::unique_ptr<ByteSource> source, uint64_t position,
+    const CursorOptions& options, Executor* executor,
+    std::shared_ptr<ByteBudget> budget) {
+  std::unique_ptr<FileCursor> cursor(new FileCursor());
+  cursor->source_ = std::move(source);
+  const bool compressed = options.compression != Compression::kNone;
+  if (!compressed && position > cursor->source_->size()) {
+    return absl::DataLossError(absl::StrCat(
+        cursor->source_->uri(), ": checkpointed byte offset ", position,
+        " is past the end of the file (", cursor->source_->size(),
+        " bytes); has the file changed?"));
+  }
+  const uint64_t begin = compressed ? 0 : position;
+  auto chunks = std::make_unique<ChunkStream>(
+      std::make_unique<ChunkPrefetcher>(cursor->source_.get(), begin,
+                                        options.prefetch, executor,
+                                        std::move(budget)),
+      begin);
+  if (compressed) {
+    auto inflated = std::make_unique<ZlibStream>(
+        std::move(chunks), options.compression, cursor->source_->uri());
+    if (position > 0) {
+      absl::Status s = inflated->Skip(position);
+      if (!s.ok()) return s;
+    }
+    cursor->stream_ = std::move(inflated);
+  } else {
+    cursor->stream_ = std::move(chunks);
+  }
+  cursor->records_ = std::make_unique<RecordReader>(
+      cursor->stream_.get(), cursor->source_->uri(), options.verify_crc);
+  return cursor;
+}
+
+}  // namespace ffm

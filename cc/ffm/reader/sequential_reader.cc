@@ -1,0 +1,122 @@
+#include "ffm/reader/sequential_reader.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+
+namespace ffm {
+
+SequentialReader::SequentialReader(std::vector<std::string> files,
+                                   SourceOpener open,
+                                   const SequentialReaderOptions& options)
+    : files_(std::move(files)),
+      open_(std::move(open)),
+      options_(options),
+      budget_(std::make_shared<ByteBudget>(options.budget_bytes)),
+      pool_(std::make_unique<ThreadPool>(std::max(1, options.io_threads))),
+      slots_(std::max(1, options.cycle_length)) {}
+
+SequentialReader::~SequentialReader() {
+  slots_.clear();  // cancels and waits for in-flight reads
+  pool_.reset();
+}
+
+absl::Status SequentialReader::OpenSlot(size_t slot, int64_t file,
+                                        uint64_t offset) {
+  absl::StatusOr<std::unique_ptr<ByteSource>> source = open_(files_[file]);
+  if (!source.ok()) return source.status();
+  absl::StatusOr<std::unique_ptr<FileCursor>> cursor =
+      FileCursor::Open(*std::move(source), offset, options_.cursor,
+                       pool_.get(), budget_);
+  if (!cursor.ok()) return cursor.status();
+  slots_[slot].file = file;
+  slots_[slot].cursor = *std::move(cursor);
+  ++num_open_;
+  return absl::OkStatus();
+}
+
+void SequentialReader::AdvanceCycle() {
+  cycle_index_ = (cycle_index_ + 1) % slots_.size();
+}
+
+// The same state machine as tf.data's interleave with block_length 1, so the
+// order of records matches the stock reader's exactly.
+absl::Status SequentialReader::ReadRecord(
+    absl::FunctionRef<char*(size_t)> allocate) {
+  for (;;) {
+    Slot& slot = slots_[cycle_index_];
+    if (slot.cursor != nullptr) {
+      absl::Status s = slot.cursor->ReadRecord(allocate);
+      if (s.ok()) {
+        AdvanceCycle();
+        return s;
+      }
+      if (!absl::IsOutOfRange(s)) return s;
+      slot.cursor.reset();
+      slot.file = -1;
+      --num_open_;
+      AdvanceCycle();
+    } else if (!end_of_input_) {
+      if (next_file_ >= static_cast<int64_t>(files_.size())) {
+        end_of_input_ = true;
+        continue;
+      }
+      absl::Status s = OpenSlot(cycle_index_, next_file_, 0);
+      if (!s.ok()) return s;
+      ++next_file_;
+    } else if (num_open_ == 0) {
+      return absl::OutOfRangeError("end of input");
+    } else {
+      AdvanceCycle();
+    }
+  }
+}
+
+ReaderPosition SequentialReader::position() const {
+  ReaderPosition p;
+  p.next_file = next_file_;
+  p.cycle_index = static_cast<int64_t>(cycle_index_);
+  p.end_of_input = end_of_input_;
+  for (const Slot& slot : slots_) {
+    ReaderPosition::Slot s;
+    if (slot.cursor != nullptr) {
+      s.file = slot.file;
+      s.offset = slot.cursor->position();
+    }
+    p.slots.push_back(s);
+  }
+  return p;
+}
+
+absl::Status SequentialReader::Restore(const ReaderPosition& p) {
+  const int64_t num_files = static_cast<int64_t>(files_.size());
+  if (p.slots.size() != slots_.size() || p.cycle_index < 0 ||
+      p.cycle_index >= static_cast<int64_t>(slots_.size()) ||
+      p.next_file < 0 || p.next_file > num_files) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "checkpoint does not match this dataset (", p.slots.size(),
+        " slots, next file ", p.next_file, "; dataset has ", slots_.size(),
+        " slots and ", num_files, " files)"));
+  }
+  for (Slot& slot : slots_) {
+    slot.cursor.reset();
+    slot.file = -1;
+  }
+  num_open_ = 0;
+  for (size_t i = 0; i < p.slots.size(); ++i) {
+    if (p.slots[i].file < 0) continue;
+    if (p.slots[i].file >= num_files) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("checkpoint names file #", p.slots[i].file,
+                       " but the dataset has ", num_files, " files"));
+    }
+    absl::Status s = OpenSlot(i, p.slots[i].file, p.slots[i].offset);
+    if (!s.ok()) return s;
+  }
+  next_file_ = p.next_file;
+  cycle_index_ = static_cast<size_t>(p.cycle_index);
+  end_of_input_ = p.end_of_input;
+  return absl::OkStatus();
+}
+
+}  // namespace ffm

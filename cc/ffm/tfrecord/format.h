@@ -1,0 +1,64 @@
+// The TFRecord on-disk format, shared by the parser, the index and tests.
+//
+//   uint64  length          little-endian
+//   uint32  masked_crc32c(length bytes)
+//   byte    data[length]
+//   uint32  masked_crc32c(data)
+#ifndef FFM_TFRECORD_FORMAT_H_
+#define FFM_TFRECORD_FORMAT_H_
+
+#include <cstdint>
+#include <cstring>
+#include <string>
+
+#include "absl/crc/crc32c.h"
+#include "absl/strings/string_view.h"
+
+namespace ffm {
+namespace tfrecord {
+
+constexpr size_t kLengthSize = 8;
+constexpr size_t kHeaderSize = kLengthSize + 4;  // length + its masked CRC
+constexpr size_t kFooterSize = 4;                // masked CRC of the data
+constexpr uint32_t kMaskDelta = 0xa282ead8u;
+
+// CRC32C via absl, which uses the SSE4.2/ARMv8 instructions when present.
+inline uint32_t Crc32c(absl::string_view bytes) {
+  return static_cast<uint32_t>(absl::ComputeCrc32c(bytes));
+}
+
+// Rotated and offset so that a CRC of data that embeds CRCs stays strong.
+inline uint32_t MaskCrc(uint32_t crc) {
+  return ((crc >> 15) | (crc << 17)) + kMaskDelta;
+}
+
+inline uint32_t DecodeFixed32(const char* p) {
+  uint32_t v;
+  std::memcpy(&v, p, sizeof(v));  // the format is little-endian, as is x86/ARM
+  return v;
+}
+
+inline uint64_t DecodeFixed64(const char* p) {
+  uint64_t v;
+  std::memcpy(&v, p, sizeof(v));
+  return v;
+}
+
+inline void EncodeFixed32(char* p, uint32_t v) { std::memcpy(p, &v, sizeof(v)); }
+inline void EncodeFixed64(char* p, uint64_t v) { std::memcpy(p, &v, sizeof(v)); }
+
+// Frames one record; for tests and the benchmark's data generator.
+inline std::string FrameRecord(absl::string_view data) {
+  std::string out(kHeaderSize + data.size() + kFooterSize, '\0');
+  EncodeFixed64(&out[0], data.size());
+  EncodeFixed32(&out[kLengthSize],
+                MaskCrc(Crc32c(absl::string_view(out.data(), kLengthSize))));
+  std::memcpy(&out[kHeaderSize], data.data(), data.size());
+  EncodeFixed32(&out[kHeaderSize + data.size()], MaskCrc(Crc32c(data)));
+  return out;
+}
+
+}  // namespace tfrecord
+}  // namespace ffm
+
+#endif  // FFM_TFRECORD_FORMAT_H_

@@ -1,0 +1,9 @@
+"""tf-ffm: fast TFRecord reading from local, mounted and s3:// paths."""
+from tf_ffm._loader import _check_tf_version
+
+_check_tf_version()
+
+from tf_ffm.dataset import FFMRecordDataset  # noqa: E402
+
+__all__ = ["FFMRecordDataset"]
+__version__ = "0.1.0"
