@@ -1,4 +1,5 @@
 """Loads the compiled op library once, with an error that says what to do."""
+import ctypes
 import glob
 import os
 import sysconfig
@@ -30,11 +31,26 @@ def _check_tf_version():
             f"the tf-ffm build for TensorFlow {running} or rebuild from source")
 
 
+def _preload_arrow():
+    """Loads pyarrow's libarrow and libarrow_s3 so the op library finds them.
+
+    The op library's RPATH points at pyarrow/ beside tf_ffm/ in site-packages;
+    loading by absolute path here also covers editable and source builds.
+    """
+    import pyarrow
+
+    for libdir in pyarrow.get_library_dirs():
+        for pattern in ("libarrow.so.*", "libarrow_s3.so.*"):
+            for path in sorted(glob.glob(os.path.join(libdir, pattern)))[:1]:
+                ctypes.CDLL(path, mode=ctypes.RTLD_GLOBAL)
+
+
 def ops():
     """The op module (generated Python wrappers of the registered ops)."""
     global _ops
     if _ops is None:
         _check_tf_version()
+        _preload_arrow()
         errors = []
         for path in _candidates():
             if not os.path.exists(path):

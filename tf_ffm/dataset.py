@@ -5,6 +5,7 @@ import tensorflow as tf
 from tensorflow.python.data.ops import dataset_ops
 
 from tf_ffm import _loader
+from tf_ffm.s3 import s3_attr
 
 MiB = 1 << 20
 _AUTO_CYCLE_LENGTH = 0  # the op picks min(number of files, 8)
@@ -87,6 +88,7 @@ class FFMRecordDataset(dataset_ops.DatasetV2):
       deterministic: accepted for tf.data compatibility; files given as a
         tensor are always read in deterministic order.
       verify_crc: check both CRC32C values of every record (True).
+      s3: a `tf_ffm.S3Options` overriding the AWS environment for s3:// URIs.
 
     `buffer_size` is accepted for compatibility and ignored: reads are
     `chunk_size` ranges instead.
@@ -95,7 +97,7 @@ class FFMRecordDataset(dataset_ops.DatasetV2):
     def __init__(self, filenames, compression_type=None, buffer_size=None,
                  num_parallel_reads=None, name=None, *, chunk_size=8 * MiB,
                  first_chunk_size=1 * MiB, memory_budget=256 * MiB,
-                 io_threads=16, deterministic=None, verify_crc=True):
+                 io_threads=16, deterministic=None, verify_crc=True, s3=None):
         del buffer_size  # see docstring
         num_parallel_reads = _static_int(num_parallel_reads, "num_parallel_reads")
         if num_parallel_reads is not None and num_parallel_reads != tf.data.AUTOTUNE \
@@ -106,7 +108,7 @@ class FFMRecordDataset(dataset_ops.DatasetV2):
         reader_attrs = dict(
             chunk_size=int(chunk_size), first_chunk_size=int(first_chunk_size),
             memory_budget=int(memory_budget), io_threads=int(io_threads),
-            verify_crc=bool(verify_crc))
+            verify_crc=bool(verify_crc), s3_options=s3_attr(s3))
         self._compression_type = compression_type
         self._num_parallel_reads = num_parallel_reads
 

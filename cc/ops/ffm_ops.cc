@@ -15,8 +15,17 @@ REGISTER_OP("FFMRecordDataset")
     .Attr("memory_budget: int = 268435456")
     .Attr("io_threads: int = 16")
     .Attr("verify_crc: bool = true")
+    .Attr("s3_options: string = ''")
     .Output("handle: variant")
     .SetIsStateful()  // source datasets must not be constant-folded
     .SetShapeFn(shape_inference::ScalarShape);
+
+// Lists s3://bucket/prefix/<pattern> (shell wildcards in the last component).
+REGISTER_OP("FFMListS3")
+    .Input("pattern: string")
+    .Attr("s3_options: string = ''")
+    .Output("uris: string")
+    .SetIsStateful()  // the bucket changes; never constant-fold a listing
+    .SetShapeFn(shape_inference::UnknownShape);
 
 }  // namespace tensorflow

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "ffm/io/open_source.h"
+#include "s3_config_from_attr.h"
 #include "ffm/reader/sequential_reader.h"
 #include "tensorflow/core/framework/dataset.h"
 #include "tensorflow/core/framework/model.h"
@@ -33,11 +34,14 @@ absl::StatusOr<ffm::Compression> ParseCompression(const std::string& type) {
 class Dataset : public DatasetBase {
  public:
   Dataset(OpKernelContext* ctx, std::vector<std::string> files,
-          std::string compression_type, ffm::SequentialReaderOptions options)
+          std::string compression_type, ffm::SequentialReaderOptions options,
+          std::string s3_options, ffm::SourceOptions source_options)
       : DatasetBase(DatasetContext(ctx)),
         files_(std::move(files)),
         compression_type_(std::move(compression_type)),
-        options_(options) {}
+        options_(options),
+        s3_options_(std::move(s3_options)),
+        source_options_(std::move(source_options)) {}
 
   std::unique_ptr<IteratorBase> MakeIteratorInternal(
       const std::string& prefix) const override;
@@ -62,6 +66,7 @@ class Dataset : public DatasetBase {
 
   const std::vector<std::string>& files() const { return files_; }
   const ffm::SequentialReaderOptions& options() const { return options_; }
+  const ffm::SourceOptions& source_options() const { return source_options_; }
 
  protected:
   absl::Status AsGraphDefInternal(SerializationContext* ctx,
@@ -77,8 +82,9 @@ class Dataset : public DatasetBase {
       b->BuildAttrValue(v, &a);
       return a;
     };
-    AttrValue verify_crc;
+    AttrValue verify_crc, s3_options;
     b->BuildAttrValue(options_.cursor.verify_crc, &verify_crc);
+    b->BuildAttrValue(s3_options_, &s3_options);
     const ffm::PrefetchOptions& p = options_.cursor.prefetch;
     return b->AddDataset(
         this, {filenames, compression_type},
@@ -87,7 +93,8 @@ class Dataset : public DatasetBase {
          {"first_chunk_size", int_attr(static_cast<int64_t>(p.first_chunk_size))},
          {"memory_budget", int_attr(static_cast<int64_t>(options_.budget_bytes))},
          {"io_threads", int_attr(options_.io_threads)},
-         {"verify_crc", verify_crc}},
+         {"verify_crc", verify_crc},
+         {"s3_options", s3_options}},
         output);
   }
 
@@ -95,6 +102,8 @@ class Dataset : public DatasetBase {
   const std::vector<std::string> files_;
   const std::string compression_type_;
   const ffm::SequentialReaderOptions options_;
+  const std::string s3_options_;
+  const ffm::SourceOptions source_options_;
 };
 
 class Iterator : public DatasetIterator<Dataset> {
@@ -185,8 +194,8 @@ class Iterator : public DatasetIterator<Dataset> {
     if (reader_ != nullptr) return;
     reader_ = std::make_unique<ffm::SequentialReader>(
         dataset()->files(),
-        [](const std::string& uri) {
-          return ffm::OpenByteSource(uri, ffm::SourceOptions());
+        [dataset = dataset()](const std::string& uri) {
+          return ffm::OpenByteSource(uri, dataset->source_options());
         },
         dataset()->options());
   }
@@ -213,6 +222,8 @@ class FFMRecordDatasetOp : public DatasetOpKernel {
     OP_REQUIRES_OK(ctx, ctx->GetAttr("memory_budget", &memory_budget));
     OP_REQUIRES_OK(ctx, ctx->GetAttr("io_threads", &io_threads));
     OP_REQUIRES_OK(ctx, ctx->GetAttr("verify_crc", &options_.cursor.verify_crc));
+    OP_REQUIRES_OK(ctx, ctx->GetAttr("s3_options", &s3_options_));
+    source_options_.s3 = S3ConfigFromEnvAnd(s3_options_);
     OP_REQUIRES(ctx, cycle_length >= 0 && cycle_length <= 4096,
                 absl::InvalidArgumentError(absl::StrCat(
                     "cycle_length must be in [0, 4096] (0: automatic), got ",
@@ -257,11 +268,13 @@ class FFMRecordDatasetOp : public DatasetOpKernel {
           files.size(), 1, kAutoCycleLength));
     }
     *output = new Dataset(ctx, std::move(files), std::string(compression_type),
-                          options);
+                          options, s3_options_, source_options_);
   }
 
  private:
   ffm::SequentialReaderOptions options_;
+  std::string s3_options_;
+  ffm::SourceOptions source_options_;
 };
 
 REGISTER_KERNEL_BUILDER(Name("FFMRecordDataset").Device(DEVICE_CPU),

@@ -3,15 +3,18 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "ffm/io/posix_source.h"
+#include "ffm/io/s3_source.h"
 
 namespace ffm {
 
 absl::StatusOr<std::unique_ptr<ByteSource>> OpenByteSource(
     const std::string& uri, const SourceOptions& options) {
-  (void)options;
   if (absl::StartsWith(uri, "s3://")) {
-    return absl::UnimplementedError(
-        absl::StrCat(uri, ": s3:// support is not built into this library"));
+    if (!options.s3.ok()) {
+      return absl::Status(options.s3.status().code(),
+                          absl::StrCat(uri, ": ", options.s3.status().message()));
+    }
+    return OpenS3Source(uri, *options.s3);
   }
   if (absl::StartsWith(uri, "file://")) return PosixSource::Open(uri.substr(7));
   if (uri.find("://") != std::string::npos) {

@@ -8,12 +8,14 @@
 
 #include "absl/status/statusor.h"
 #include "ffm/io/byte_source.h"
+#include "ffm/io/s3_config.h"
 
 namespace ffm {
 
 struct SourceOptions {
-  // Reserved for S3 settings (endpoint, region, retries); POSIX needs none.
-  std::string s3_config;
+  // The S3 configuration, or why it could not be formed (e.g. a malformed
+  // AWS_ENDPOINT_URL): reported only when an s3:// URI is opened.
+  absl::StatusOr<S3Config> s3 = S3Config();
 };
 
 absl::StatusOr<std::unique_ptr<ByteSource>> OpenByteSource(

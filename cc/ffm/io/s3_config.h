@@ -1,0 +1,49 @@
+// How to reach S3: endpoint, region, credentials mode, TLS and retry
+// settings. Plain data with no Arrow or AWS types, so it is built and tested
+// anywhere; S3Source turns it into Arrow's S3Options.
+#ifndef FFM_IO_S3_CONFIG_H_
+#define FFM_IO_S3_CONFIG_H_
+
+#include <functional>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+
+namespace ffm {
+
+struct S3Config {
+  std::string endpoint;  // host[:port]; empty = AWS's regional endpoint
+  std::string scheme = "https";
+  std::string region;          // empty = the SDK's resolution
+  bool anonymous = false;      // unsigned requests (public buckets)
+  std::string ca_file;         // PEM bundle replacing the system CAs
+  bool verify_tls = true;
+  int max_attempts = 10;       // per request, SDK retries included
+  double connect_timeout_s = 10;
+  double request_timeout_s = 30;  // a stalled read fails after this and is retried
+
+  // The standard AWS environment: AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL,
+  // AWS_REGION / AWS_DEFAULT_REGION, AWS_CA_BUNDLE, AWS_MAX_ATTEMPTS.
+  // Credentials (keys, AWS_PROFILE, config files, container and instance
+  // roles) are left to the SDK's default chain, which reads them itself.
+  // Arrow does not read the endpoint variables, hence this.
+  using Getenv = std::function<const char*(const char*)>;
+  static absl::StatusOr<S3Config> FromEnv(const Getenv& getenv);
+  static absl::StatusOr<S3Config> FromEnv();
+
+  // Applies explicit settings "key=value;key=value" (from tf_ffm.S3Options):
+  // endpoint_url, region, anonymous, ca_file, verify_tls, max_attempts,
+  // connect_timeout, request_timeout. Unknown keys are InvalidArgument.
+  absl::Status Apply(const std::string& settings);
+
+  // Sets endpoint and scheme from "http(s)://host[:port][/]".
+  absl::Status SetEndpointUrl(const std::string& url);
+
+  // Identifies configurations that can share one client and its pool.
+  std::string CacheKey() const;
+};
+
+}  // namespace ffm
+
+#endif  // FFM_IO_S3_CONFIG_H_
