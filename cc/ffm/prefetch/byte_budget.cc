@@ -20,6 +20,28 @@ void ByteBudget::Release(uint64_t n) {
   in_use_.fetch_sub(n, std::memory_order_relaxed);
 }
 
+std::unique_ptr<char[]> ByteBudget::TakeBuffer(uint64_t capacity) {
+  {
+    std::lock_guard<std::mutex> lock(free_mu_);
+    auto it = free_.find(capacity);
+    if (it != free_.end() && !it->second.empty()) {
+      std::unique_ptr<char[]> buffer = std::move(it->second.back());
+      it->second.pop_back();
+      free_bytes_ -= capacity;
+      return buffer;
+    }
+  }
+  return std::unique_ptr<char[]>(new char[capacity]);  // uninitialised
+}
+
+void ByteBudget::ReturnBuffer(std::unique_ptr<char[]> buffer,
+                              uint64_t capacity) {
+  std::lock_guard<std::mutex> lock(free_mu_);
+  if (in_use() + free_bytes_ + capacity > limit_) return;  // freed here
+  free_[capacity].push_back(std::move(buffer));
+  free_bytes_ += capacity;
+}
+
 void ByteBudget::NotePeak(uint64_t now) {
   uint64_t peak = peak_.load(std::memory_order_relaxed);
   while (now > peak &&

@@ -6,6 +6,10 @@
 
 #include <atomic>
 #include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <vector>
 
 namespace ffm {
 
@@ -24,6 +28,12 @@ class ByteBudget {
 
   void Release(uint64_t n);
 
+  // Chunk memory, recycled: a fresh buffer costs a page fault (and the
+  // kernel zeroing the page) per 4 KiB, more than the read itself on page
+  // cache. Free buffers are kept only while in_use + kept <= limit.
+  std::unique_ptr<char[]> TakeBuffer(uint64_t capacity);
+  void ReturnBuffer(std::unique_ptr<char[]> buffer, uint64_t capacity);
+
   uint64_t limit() const { return limit_; }
   uint64_t in_use() const { return in_use_.load(std::memory_order_relaxed); }
   uint64_t peak() const { return peak_.load(std::memory_order_relaxed); }
@@ -34,6 +44,10 @@ class ByteBudget {
   const uint64_t limit_;
   std::atomic<uint64_t> in_use_{0};
   std::atomic<uint64_t> peak_{0};
+
+  std::mutex free_mu_;
+  std::map<uint64_t, std::vector<std::unique_ptr<char[]>>> free_;  // by size
+  uint64_t free_bytes_ = 0;
 };
 
 }  // namespace ffm

@@ -6,14 +6,28 @@
 
 namespace ffm {
 
+namespace {
+// Buffers come in power-of-two sizes so the odd-sized last chunk of one file
+// can be reused for another's.
+uint64_t BufferSizeFor(uint64_t n) {
+  uint64_t size = 64 << 10;
+  while (size < n) size <<= 1;
+  return size;
+}
+}  // namespace
+
 Chunk::Chunk(uint64_t offset, uint64_t capacity,
              std::shared_ptr<ByteBudget> budget)
     : offset_(offset),
       capacity_(capacity),
+      buffer_size_(BufferSizeFor(capacity)),
       budget_(std::move(budget)),
-      bytes_(new char[capacity]) {}  // uninitialised: the read fills it
+      bytes_(budget_->TakeBuffer(buffer_size_)) {}
 
-Chunk::~Chunk() { budget_->Release(capacity_); }
+Chunk::~Chunk() {
+  budget_->Release(capacity_);
+  budget_->ReturnBuffer(std::move(bytes_), buffer_size_);
+}
 
 struct ChunkPrefetcher::Slot {
   uint64_t offset;

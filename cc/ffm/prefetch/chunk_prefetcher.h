@@ -34,7 +34,8 @@ struct PrefetchOptions {
   int max_in_flight = 16;                  // reads in flight for this file
 };
 
-// Bytes of one chunk. Returns its size to the budget when destroyed.
+// Bytes of one chunk. Returns its size and buffer to the budget when
+// destroyed.
 class Chunk {
  public:
   Chunk(uint64_t offset, uint64_t capacity, std::shared_ptr<ByteBudget> budget);
@@ -49,7 +50,8 @@ class Chunk {
 
  private:
   const uint64_t offset_;
-  const uint64_t capacity_;
+  const uint64_t capacity_;     // bytes accounted in the budget
+  const uint64_t buffer_size_;  // bytes allocated (>= capacity_)
   std::shared_ptr<ByteBudget> budget_;
   std::unique_ptr<char[]> bytes_;
   size_t size_ = 0;

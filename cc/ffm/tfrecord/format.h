@@ -12,6 +12,7 @@
 #include <string>
 
 #include "absl/crc/crc32c.h"
+#include "absl/crc/internal/crc32c_inline.h"
 #include "absl/strings/string_view.h"
 
 namespace ffm {
@@ -22,8 +23,16 @@ constexpr size_t kHeaderSize = kLengthSize + 4;  // length + its masked CRC
 constexpr size_t kFooterSize = 4;                // masked CRC of the data
 constexpr uint32_t kMaskDelta = 0xa282ead8u;
 
-// CRC32C via absl, which uses the SSE4.2/ARMv8 instructions when present.
+// CRC32C with absl. TensorFlow's bundled absl was compiled without SSE4.2,
+// so its out-of-line Crc32c is the portable table loop; absl's inline path
+// uses the CRC32 instruction when this file is compiled with -msse4.2
+// -mpclmul (as CMakeLists.txt does on x86-64), for any length.
 inline uint32_t Crc32c(absl::string_view bytes) {
+  uint32_t crc = 0;
+  if (absl::crc_internal::ExtendCrc32cInline(&crc, bytes.data(),
+                                             bytes.size())) {
+    return crc;
+  }
   return static_cast<uint32_t>(absl::ComputeCrc32c(bytes));
 }
 
