@@ -4,7 +4,8 @@ from tf_ffm._loader import _check_tf_version
 _check_tf_version()
 
 from tf_ffm.dataset import FFMRecordDataset  # noqa: E402
+from tf_ffm.index import RecordIndex  # noqa: E402
 from tf_ffm.s3 import S3Options, glob, s3_supported  # noqa: E402
 
-__all__ = ["FFMRecordDataset", "S3Options", "glob", "s3_supported"]
+__all__ = ["FFMRecordDataset", "RecordIndex", "S3Options", "glob", "s3_supported"]
 __version__ = "0.1.0"

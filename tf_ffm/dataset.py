@@ -65,6 +65,45 @@ class _FFMRecordSource(dataset_ops.DatasetSource):
         return tf.TensorSpec([], tf.string)
 
 
+class _FFMIndexedSource(dataset_ops.DatasetSource):
+    """One FFMIndexedDataset op: records through a RecordIndex."""
+
+    def __init__(self, filenames, index, shuffle, seed, reshuffle_each_iteration,
+                 shard, reader_attrs):
+        num_shards, shard_index = shard
+        variant = _loader.ops().ffm_indexed_dataset(
+            filenames, index.serialized, tf.constant(seed, tf.int64),
+            shuffle=shuffle, reshuffle_each_iteration=reshuffle_each_iteration,
+            num_shards=num_shards, shard_index=shard_index, **reader_attrs)
+        super().__init__(variant)
+
+    @property
+    def element_spec(self):
+        return tf.TensorSpec([], tf.string)
+
+
+def _check_index_args(index, shuffle, shard, compression_type, filenames):
+    if shuffle not in (None, "global", "block"):
+        raise ValueError(f"shuffle must be None, 'global' or 'block', got {shuffle!r}")
+    if index is None:
+        if shuffle is not None or shard is not None:
+            raise ValueError("shuffle= and shard= need index= (a tf_ffm.RecordIndex "
+                             "or the path of a saved one)")
+        return None
+    if compression_type not in (None, ""):
+        raise ValueError("an index addresses uncompressed TFRecord files only")
+    if isinstance(filenames, tf.data.Dataset):
+        raise TypeError("with index=, give filenames as a list or tensor")
+    if shard is not None:
+        num_shards, shard_index = shard
+        if not (num_shards >= 1 and 0 <= shard_index < num_shards):
+            raise ValueError(f"shard=(num_shards, index) out of range: {shard}")
+    from tf_ffm.index import RecordIndex
+    if not isinstance(index, RecordIndex):
+        index = RecordIndex.load(index)
+    return index
+
+
 class FFMRecordDataset(dataset_ops.DatasetV2):
     """Records of TFRecord files, read with parallel chunked prefetch.
 
@@ -84,11 +123,22 @@ class FFMRecordDataset(dataset_ops.DatasetV2):
       memory_budget: bytes of readahead across all open files (256 MiB); the
         chunk being consumed is always read, so the bound is
         memory_budget + one chunk per open file.
-      io_threads: concurrent chunk reads per iterator (16).
+      io_threads: concurrent reads per iterator (16; 64 with shuffle="global").
       deterministic: accepted for tf.data compatibility; files given as a
         tensor are always read in deterministic order.
       verify_crc: check both CRC32C values of every record (True).
       s3: a `tf_ffm.S3Options` overriding the AWS environment for s3:// URIs.
+      index: a `tf_ffm.RecordIndex` (or the path of a saved one) of exactly
+        `filenames`: the dataset then has an exact cardinality and supports
+        `tf.data.experimental.at(ds, i)` (record i in file order).
+      shuffle: with an index, None (file order), "global" (a seeded
+        permutation of all records per epoch) or "block" (contiguous blocks of
+        ~chunk_size in seeded order, records shuffled within windows of 8
+        blocks: near-sequential I/O).
+      seed: the shuffle seed; None draws one (see `.seed`).
+      reshuffle_each_iteration: a new order for each new iterator (epoch).
+      shard: (num_shards, shard_index) with an index: record-level shards,
+        disjoint, covering all records, sizes differing by at most one.
 
     `buffer_size` is accepted for compatibility and ignored: reads are
     `chunk_size` ranges instead.
@@ -97,8 +147,14 @@ class FFMRecordDataset(dataset_ops.DatasetV2):
     def __init__(self, filenames, compression_type=None, buffer_size=None,
                  num_parallel_reads=None, name=None, *, chunk_size=8 * MiB,
                  first_chunk_size=1 * MiB, memory_budget=256 * MiB,
-                 io_threads=16, deterministic=None, verify_crc=True, s3=None):
+                 io_threads=None, deterministic=None, verify_crc=True, s3=None,
+                 index=None, shuffle=None, seed=None,
+                 reshuffle_each_iteration=True, shard=None):
         del buffer_size  # see docstring
+        index = _check_index_args(index, shuffle, shard, compression_type, filenames)
+        if io_threads is None:
+            # Random reads are small: more of them in flight hide latency.
+            io_threads = 64 if shuffle == "global" else 16
         num_parallel_reads = _static_int(num_parallel_reads, "num_parallel_reads")
         if num_parallel_reads is not None and num_parallel_reads != tf.data.AUTOTUNE \
                 and num_parallel_reads < 1:
@@ -112,7 +168,15 @@ class FFMRecordDataset(dataset_ops.DatasetV2):
         self._compression_type = compression_type
         self._num_parallel_reads = num_parallel_reads
 
-        if isinstance(filenames, tf.data.Dataset):
+        if seed is None:
+            seed = int.from_bytes(os.urandom(7), "little")
+        self.seed = seed
+        if index is not None:
+            reader_attrs.pop("first_chunk_size")
+            self._impl = _FFMIndexedSource(
+                _filenames_tensor(filenames), index, shuffle or "none", seed,
+                bool(reshuffle_each_iteration), shard or (1, 0), reader_attrs)
+        elif isinstance(filenames, tf.data.Dataset):
             # Files arrive one at a time: read each with its own op and combine
             # them the way the stock reader does.
             _validate_filenames_dataset(filenames)

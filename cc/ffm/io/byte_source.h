@@ -23,6 +23,10 @@ class ByteSource {
   // Size in bytes, fixed when the source was opened.
   virtual uint64_t size() const = 0;
 
+  // Last modification time in ns since the epoch, 0 where unknown; with the
+  // size it tells whether a record index is stale.
+  virtual int64_t mtime_ns() const { return 0; }
+
   // Reads up to `n` bytes at `offset` into `dst` and returns how many were
   // read; fewer than `n` only at the end of the object.
   //

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "ffm/io/byte_source.h"
 #include "ffm/io/s3_config.h"
 
@@ -20,6 +21,13 @@ struct SourceOptions {
 
 absl::StatusOr<std::unique_ptr<ByteSource>> OpenByteSource(
     const std::string& uri, const SourceOptions& options);
+
+// Whole-object helpers for small files such as a record index.
+absl::StatusOr<std::string> ReadWholeObject(const std::string& uri,
+                                            const SourceOptions& options);
+// Local files are written to a temporary name and renamed into place.
+absl::Status WriteWholeObject(const std::string& uri, absl::string_view bytes,
+                              const SourceOptions& options);
 
 }  // namespace ffm
 

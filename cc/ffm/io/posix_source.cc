@@ -28,7 +28,9 @@ absl::StatusOr<std::unique_ptr<ByteSource>> PosixSource::Open(
         absl::StrCat(path, " is a directory, not a TFRecord file"));
   }
   return std::unique_ptr<ByteSource>(
-      new PosixSource(path, fd, static_cast<uint64_t>(st.st_size)));
+      new PosixSource(path, fd, static_cast<uint64_t>(st.st_size),
+                      static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 +
+                          st.st_mtim.tv_nsec));
 }
 
 PosixSource::~PosixSource() { ::close(fd_); }

@@ -21,15 +21,17 @@ class PosixSource final : public ByteSource {
 
   const std::string& uri() const override { return path_; }
   uint64_t size() const override { return size_; }
+  int64_t mtime_ns() const override { return mtime_ns_; }
   absl::StatusOr<size_t> ReadAt(uint64_t offset, size_t n,
                                 char* dst) const override;
 
  private:
-  PosixSource(std::string path, int fd, uint64_t size)
-      : path_(std::move(path)), fd_(fd), size_(size) {}
+  PosixSource(std::string path, int fd, uint64_t size, int64_t mtime_ns)
+      : path_(std::move(path)), fd_(fd), size_(size), mtime_ns_(mtime_ns) {}
   const std::string path_;
   const int fd_;
   const uint64_t size_;
+  const int64_t mtime_ns_;
 };
 
 }  // namespace ffm

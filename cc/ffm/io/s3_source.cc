@@ -177,6 +177,20 @@ absl::StatusOr<std::unique_ptr<ByteSource>> OpenS3Source(
       new S3Source(uri, *std::move(file), static_cast<uint64_t>(*size), retry));
 }
 
+absl::Status WriteS3Object(const std::string& uri, absl::string_view bytes,
+                           const S3Config& config) {
+  absl::StatusOr<S3Uri> parsed = ParseS3Uri(uri, /*require_key=*/true);
+  if (!parsed.ok()) return parsed.status();
+  auto fs = SharedFileSystem(config);
+  if (!fs.ok()) return fs.status();
+  auto out = (*fs)->OpenOutputStream(parsed->bucket + "/" + parsed->key);
+  if (!out.ok()) return FromArrow(out.status(), uri);
+  arrow::Status s = (*out)->Write(bytes.data(), static_cast<int64_t>(bytes.size()));
+  if (s.ok()) s = (*out)->Close();
+  if (!s.ok()) return FromArrow(s, uri);
+  return absl::OkStatus();
+}
+
 absl::StatusOr<std::vector<std::string>> ListS3(const std::string& dir_uri,
                                                 const std::string& name_pattern,
                                                 const S3Config& config) {

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "ffm/io/byte_source.h"
 #include "ffm/io/s3_config.h"
 
@@ -20,6 +21,10 @@ namespace ffm {
 // share one client and connection pool for the life of the process.
 absl::StatusOr<std::unique_ptr<ByteSource>> OpenS3Source(
     const std::string& uri, const S3Config& config);
+
+// Writes `bytes` as the whole object s3://bucket/key (an index file).
+absl::Status WriteS3Object(const std::string& uri, absl::string_view bytes,
+                           const S3Config& config);
 
 // Objects under s3://bucket/prefix/ whose last path component matches the
 // shell pattern `name_pattern` (fnmatch), as sorted s3:// URIs.

@@ -1,0 +1,228 @@
+#include "ffm/reader/random_reader.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "ffm/tfrecord/format.h"
+#include "ffm/tfrecord/memory_stream.h"
+#include "ffm/tfrecord/record_reader.h"
+
+namespace ffm {
+
+namespace {
+
+constexpr uint64_t kFramingBytes =
+    tfrecord::kHeaderSize + tfrecord::kFooterSize;
+
+// Parses the record at `loc` out of `bytes`, which hold the file's bytes
+// from `base` on, and checks it is the record the index says.
+absl::Status ParseIndexedRecord(absl::string_view bytes, uint64_t base,
+                                const RecordLocation& loc,
+                                const std::string& uri, bool verify_crc,
+                                absl::FunctionRef<char*(size_t)> allocate) {
+  MemoryStream stream(bytes, base);
+  stream.Seek(loc.offset);
+  RecordReader reader(&stream, uri, verify_crc);
+  size_t got_length = 0;
+  absl::Status s = reader.ReadRecord([&](size_t n) {
+    got_length = n;
+    return allocate(n);
+  });
+  if (absl::IsOutOfRange(s) || (s.ok() && got_length != loc.length)) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        uri, ": the record at byte offset ", loc.offset,
+        " does not match the index (rebuild the index?)"));
+  }
+  return s;
+}
+
+}  // namespace
+
+IndexedSources::IndexedSources(std::shared_ptr<const RecordIndex> index,
+                               SourceOpener open)
+    : index_(std::move(index)),
+      open_(std::move(open)),
+      sources_(index_->files().size()) {}
+
+absl::StatusOr<std::shared_ptr<const ByteSource>> IndexedSources::Get(
+    uint32_t file) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (sources_[file] != nullptr) return sources_[file];
+  }
+  const IndexedFile& f = index_->files()[file];
+  absl::StatusOr<std::unique_ptr<ByteSource>> opened = open_(f.uri);
+  if (!opened.ok()) return opened.status();
+  const ByteSource& src = **opened;
+  if (src.size() != f.size ||
+      (f.mtime_ns != 0 && src.mtime_ns() != 0 && src.mtime_ns() != f.mtime_ns)) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        f.uri, " has changed since the index was built (size ", src.size(),
+        ", indexed ", f.size, "; mtime ", src.mtime_ns(), ", indexed ",
+        f.mtime_ns, "): rebuild the index"));
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  if (sources_[file] == nullptr) sources_[file] = *std::move(opened);
+  return sources_[file];
+}
+
+absl::Status ReadIndexedRecord(const RecordIndex& index, IndexedSources* sources,
+                               uint64_t id, bool verify_crc,
+                               absl::FunctionRef<char*(size_t)> allocate) {
+  if (id >= index.num_records()) {
+    return absl::OutOfRangeError(absl::StrCat(
+        "record ", id, " is past the index's ", index.num_records()));
+  }
+  RecordLocation loc = index.Locate(id);
+  absl::StatusOr<std::shared_ptr<const ByteSource>> source =
+      sources->Get(loc.file);
+  if (!source.ok()) return source.status();
+  std::string bytes(kFramingBytes + loc.length, '\0');
+  absl::StatusOr<size_t> got = (*source)->ReadAt(loc.offset, bytes.size(),
+                                                 bytes.data());
+  if (!got.ok()) return got.status();
+  bytes.resize(*got);
+  return ParseIndexedRecord(bytes, loc.offset, loc, (*source)->uri(),
+                            verify_crc, allocate);
+}
+
+struct RandomReader::Fetch {
+  ByteRange range;
+  bool done = false;
+  absl::StatusOr<std::shared_ptr<Chunk>> data;
+};
+
+RandomReader::RandomReader(std::shared_ptr<const RecordIndex> index,
+                           ReadPlan plan, SourceOpener open,
+                           const RandomReaderOptions& options)
+    : index_(index),
+      plan_(std::move(plan)),
+      options_(options),
+      budget_(std::make_shared<ByteBudget>(options.budget_bytes)),
+      sources_(index, std::move(open)),
+      pool_(std::make_unique<ThreadPool>(std::max(1, options.io_threads))) {}
+
+RandomReader::~RandomReader() {
+  {
+    std::unique_lock<std::mutex> lock(mu_);
+    cancelled_ = true;
+    cv_.wait(lock, [this] { return running_ == 0; });
+    started_.clear();
+  }
+  pool_.reset();
+}
+
+absl::Status RandomReader::SkipTo(uint64_t position) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (position > plan_.num_records || !started_.empty() || emitted_ != 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "cannot restore position ", position, " of ", plan_.num_records,
+        " records"));
+  }
+  uint64_t left = position;
+  next_group_ = 0;
+  while (next_group_ < plan_.groups.size() &&
+         left >= plan_.groups[next_group_].records.size()) {
+    left -= plan_.groups[next_group_].records.size();
+    ++next_group_;
+  }
+  next_in_group_ = static_cast<size_t>(left);
+  emitted_ = position;
+  return absl::OkStatus();
+}
+
+void RandomReader::ScheduleLocked() {
+  while (!cancelled_ && started_.size() < static_cast<size_t>(std::max(
+                                              1, options_.max_groups_ahead))) {
+    size_t g = next_group_ + started_.size();
+    if (g >= plan_.groups.size()) return;
+    const ReadGroup& group = plan_.groups[g];
+    uint64_t bytes = 0;
+    for (const ByteRange& r : group.ranges) bytes += r.length;
+    if (started_.empty()) {
+      budget_->ForceAcquire(bytes);  // the consumer waits for this group
+    } else if (!budget_->TryAcquire(bytes)) {
+      return;
+    }
+    Group started;
+    for (const ByteRange& r : group.ranges) {
+      auto fetch = std::make_shared<Fetch>();
+      fetch->range = r;
+      started.fetches.push_back(fetch);
+      ++running_;
+      pool_->Schedule([this, fetch] { Read(fetch); });
+    }
+    started_.push_back(std::move(started));
+  }
+}
+
+void RandomReader::Read(const std::shared_ptr<Fetch>& fetch) {
+  bool cancelled;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    cancelled = cancelled_;
+  }
+  const ByteRange& r = fetch->range;
+  auto chunk = std::make_shared<Chunk>(r.offset, r.length, budget_);
+  absl::StatusOr<std::shared_ptr<Chunk>> result;
+  if (cancelled) {
+    result = absl::CancelledError("read cancelled");
+  } else {
+    absl::StatusOr<std::shared_ptr<const ByteSource>> source =
+        sources_.Get(r.file);
+    absl::StatusOr<size_t> got =
+        source.ok() ? (*source)->ReadAt(r.offset, r.length, chunk->mutable_bytes())
+                    : absl::StatusOr<size_t>(source.status());
+    if (!got.ok()) {
+      result = got.status();
+    } else {
+      chunk->set_size(*got);  // a short read surfaces as a mismatch when parsed
+      result = std::move(chunk);
+    }
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  fetch->data = std::move(result);
+  fetch->done = true;
+  --running_;
+  cv_.notify_all();
+}
+
+absl::Status RandomReader::ReadRecord(
+    absl::FunctionRef<char*(size_t)> allocate) {
+  std::shared_ptr<Fetch> fetch;
+  RecordLocation loc;
+  {
+    std::unique_lock<std::mutex> lock(mu_);
+    if (next_group_ >= plan_.groups.size()) {
+      return absl::OutOfRangeError("end of the read plan");
+    }
+    ScheduleLocked();
+    const ReadGroup& group = plan_.groups[next_group_];
+    loc = index_->Locate(group.records[next_in_group_]);
+    // Ranges are sorted by (file, offset): find the one holding the record.
+    auto it = std::upper_bound(
+        group.ranges.begin(), group.ranges.end(), loc,
+        [](const RecordLocation& l, const ByteRange& r) {
+          return l.file < r.file || (l.file == r.file && l.offset < r.offset);
+        });
+    fetch = started_.front().fetches[it - group.ranges.begin() - 1];
+    cv_.wait(lock, [&fetch] { return fetch->done; });
+    if (!fetch->data.ok()) return fetch->data.status();
+  }
+  const Chunk& chunk = **fetch->data;
+  absl::Status s = ParseIndexedRecord(
+      chunk.data(), chunk.offset(), loc, index_->files()[loc.file].uri,
+      options_.verify_crc, allocate);
+  if (!s.ok()) return s;
+  std::lock_guard<std::mutex> lock(mu_);
+  ++emitted_;
+  if (++next_in_group_ == plan_.groups[next_group_].records.size()) {
+    started_.pop_front();  // its chunks go back to the budget
+    ++next_group_;
+    next_in_group_ = 0;
+    ScheduleLocked();
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace ffm

@@ -1,0 +1,101 @@
+// Reads records through a RecordIndex in the order of a ReadPlan: fetches
+// each group's byte ranges concurrently (several groups ahead, within the
+// byte budget) and emits the group's records in plan order once its ranges
+// have arrived.
+//
+//   groups:  [g0: ranges r0 r1 | emit 5 2 7 ...] [g1 ...] [g2 ...]
+//             ^ emitting          reading           reading (budget)
+//
+// Files are opened on first use (no request per object at start-up); a file
+// whose size or mtime differs from the index is FailedPrecondition.
+// Not thread-safe: one consumer.
+#ifndef FFM_READER_RANDOM_READER_H_
+#define FFM_READER_RANDOM_READER_H_
+
+#include <condition_variable>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "absl/functional/function_ref.h"
+#include "absl/status/status.h"
+#include "ffm/index/record_index.h"
+#include "ffm/prefetch/byte_budget.h"
+#include "ffm/prefetch/chunk_prefetcher.h"
+#include "ffm/prefetch/executor.h"
+#include "ffm/reader/read_plan.h"
+#include "ffm/reader/sequential_reader.h"
+
+namespace ffm {
+
+struct RandomReaderOptions {
+  bool verify_crc = true;
+  uint64_t budget_bytes = 256ull << 20;
+  int io_threads = 16;
+  int max_groups_ahead = 64;
+};
+
+// Opens index files on demand, checking them against the index; shared by
+// a reader's workers. Thread-safe.
+class IndexedSources {
+ public:
+  IndexedSources(std::shared_ptr<const RecordIndex> index, SourceOpener open);
+  absl::StatusOr<std::shared_ptr<const ByteSource>> Get(uint32_t file);
+
+ private:
+  const std::shared_ptr<const RecordIndex> index_;
+  const SourceOpener open_;
+  std::mutex mu_;
+  std::vector<std::shared_ptr<const ByteSource>> sources_;
+};
+
+// Reads record `id` alone (one ranged read): random access by index.
+absl::Status ReadIndexedRecord(const RecordIndex& index, IndexedSources* sources,
+                               uint64_t id, bool verify_crc,
+                               absl::FunctionRef<char*(size_t)> allocate);
+
+class RandomReader {
+ public:
+  RandomReader(std::shared_ptr<const RecordIndex> index, ReadPlan plan,
+               SourceOpener open, const RandomReaderOptions& options);
+  ~RandomReader();  // cancels queued reads, waits for running ones
+
+  // OutOfRange after the plan's last record.
+  absl::Status ReadRecord(absl::FunctionRef<char*(size_t)> allocate);
+
+  uint64_t position() const { return emitted_; }  // records emitted
+  // Continues after `position` records; call before the first ReadRecord.
+  absl::Status SkipTo(uint64_t position);
+
+ private:
+  struct Fetch;
+  struct Group {
+    std::vector<std::shared_ptr<Fetch>> fetches;  // one per plan range
+  };
+
+  // Starts whole groups ahead of the consumer while the budget allows; the
+  // group being emitted is always started.
+  void ScheduleLocked();
+  void Read(const std::shared_ptr<Fetch>& fetch);
+
+  const std::shared_ptr<const RecordIndex> index_;
+  const ReadPlan plan_;
+  const RandomReaderOptions options_;
+  std::shared_ptr<ByteBudget> budget_;
+  IndexedSources sources_;
+  std::unique_ptr<ThreadPool> pool_;
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<Group> started_;  // groups next_group_ .. next_group_+size-1
+  size_t next_group_ = 0;      // group being emitted
+  size_t next_in_group_ = 0;   // record within it
+  int running_ = 0;
+  bool cancelled_ = false;
+  uint64_t emitted_ = 0;
+};
+
+}  // namespace ffm
+
+#endif  // FFM_READER_RANDOM_READER_H_

@@ -1,0 +1,307 @@
+// TF glue for FFMIndexedDataset: records through a RecordIndex, with exact
+// cardinality, random access (tf.data.experimental.at), shuffling and
+// record-level shards. Ordering and I/O live in cc/ffm/reader/.
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "ffm/index/record_index.h"
+#include "ffm/reader/random_reader.h"
+#include "ffm/reader/read_plan.h"
+#include "reader_attrs.h"
+#include "tensorflow/core/framework/dataset.h"
+#include "tensorflow/core/framework/model.h"
+#include "tensorflow/core/framework/tensor.h"
+
+namespace tensorflow {
+namespace data {
+namespace {
+
+constexpr char kDatasetType[] = "FFMIndexed";
+
+absl::StatusOr<ffm::ShuffleMode> ParseShuffle(const std::string& s) {
+  if (s == "none") return ffm::ShuffleMode::kNone;
+  if (s == "global") return ffm::ShuffleMode::kGlobal;
+  if (s == "block") return ffm::ShuffleMode::kBlock;
+  return absl::InvalidArgumentError(absl::StrCat("unknown shuffle '", s, "'"));
+}
+
+struct IndexedParams {
+  std::string shuffle;
+  ffm::PlanOptions plan;  // epoch set per iterator
+  bool reshuffle_each_iteration = true;
+  ReaderAttrs reader;
+};
+
+class IndexedDataset : public DatasetBase {
+ public:
+  IndexedDataset(OpKernelContext* ctx, std::vector<std::string> files,
+                 std::string index_bytes,
+                 std::shared_ptr<const ffm::RecordIndex> index,
+                 IndexedParams params)
+      : DatasetBase(DatasetContext(ctx)),
+        files_(std::move(files)),
+        index_bytes_(std::move(index_bytes)),
+        index_(std::move(index)),
+        params_(std::move(params)),
+        sources_(index_, params_.reader.Opener()) {}
+
+  std::unique_ptr<IteratorBase> MakeIteratorInternal(
+      const std::string& prefix) const override;
+
+  const DataTypeVector& output_dtypes() const override {
+    static DataTypeVector* dtypes = new DataTypeVector({DT_STRING});
+    return *dtypes;
+  }
+  const std::vector<PartialTensorShape>& output_shapes() const override {
+    static auto* shapes = new std::vector<PartialTensorShape>({{}});
+    return *shapes;
+  }
+  std::string DebugString() const override {
+    return "FFMIndexedDatasetOp::Dataset";
+  }
+  int64_t CardinalityInternal(CardinalityOptions options) const override {
+    return static_cast<int64_t>(ShardSize());
+  }
+  absl::Status InputDatasets(
+      std::vector<const DatasetBase*>* inputs) const override {
+    return absl::OkStatus();
+  }
+  absl::Status CheckExternalState() const override { return absl::OkStatus(); }
+  absl::Status RandomIndexingCompatible() const override {
+    return absl::OkStatus();
+  }
+
+  absl::Status Get(OpKernelContext* ctx, int64_t i,
+                   std::vector<Tensor>* out_tensors) const override {
+    return Get(AnyContext(ctx), i, out_tensors);
+  }
+
+  // Element `i` of the first epoch's order.
+  absl::Status Get(AnyContext ctx, int64_t i,
+                   std::vector<Tensor>* out_tensors) const override {
+    if (i < 0 || static_cast<uint64_t>(i) >= ShardSize()) {
+      return absl::OutOfRangeError(absl::StrCat(
+          "index ", i, " is out of range for a dataset of ", ShardSize(),
+          " records"));
+    }
+    uint64_t id;
+    {
+      std::lock_guard<std::mutex> lock(order_mu_);
+      if (first_epoch_order_.empty()) {
+        first_epoch_order_ = ffm::EpochOrder(*index_, PlanFor(0));
+      }
+      id = first_epoch_order_[i];
+    }
+    Tensor record(DT_STRING, {});
+    tstring& bytes = record.scalar<tstring>()();
+    TF_RETURN_IF_ERROR(ffm::ReadIndexedRecord(
+        *index_, &sources_, id, params_.reader.verify_crc, [&bytes](size_t n) {
+          bytes.resize_uninitialized(n);
+          return bytes.mdata();
+        }));
+    out_tensors->push_back(std::move(record));
+    return absl::OkStatus();
+  }
+
+  ffm::PlanOptions PlanFor(uint64_t epoch) const {
+    ffm::PlanOptions p = params_.plan;
+    p.epoch = epoch;
+    return p;
+  }
+  uint64_t NextEpoch() const {
+    return params_.reshuffle_each_iteration ? next_epoch_.fetch_add(1) : 0;
+  }
+  const std::shared_ptr<const ffm::RecordIndex>& index() const { return index_; }
+  const IndexedParams& params() const { return params_; }
+
+ protected:
+  absl::Status AsGraphDefInternal(SerializationContext* ctx,
+                                  DatasetGraphDefBuilder* b,
+                                  Node** output) const override {
+    Node *filenames, *index, *seed;
+    TF_RETURN_IF_ERROR(b->AddVector(files_, &filenames));
+    TF_RETURN_IF_ERROR(b->AddScalar(tstring(index_bytes_), &index));
+    TF_RETURN_IF_ERROR(
+        b->AddScalar(static_cast<int64_t>(params_.plan.seed), &seed));
+    std::vector<std::pair<absl::string_view, AttrValue>> attrs;
+    auto add = [&](absl::string_view name, const auto& value) {
+      AttrValue a;
+      b->BuildAttrValue(value, &a);
+      attrs.emplace_back(name, a);
+    };
+    add("shuffle", params_.shuffle);
+    add("reshuffle_each_iteration", params_.reshuffle_each_iteration);
+    add("num_shards", static_cast<int64_t>(params_.plan.num_shards));
+    add("shard_index", static_cast<int64_t>(params_.plan.shard_index));
+    params_.reader.AddTo(b, &attrs);
+    return b->AddDataset(this, {filenames, index, seed}, attrs, output);
+  }
+
+ private:
+  uint64_t ShardSize() const {
+    const uint64_t n = index_->num_records(), k = params_.plan.shard_index,
+                   s = params_.plan.num_shards;
+    return static_cast<uint64_t>(static_cast<unsigned __int128>(n) * (k + 1) / s -
+                                 static_cast<unsigned __int128>(n) * k / s);
+  }
+
+  const std::vector<std::string> files_;
+  const std::string index_bytes_;
+  const std::shared_ptr<const ffm::RecordIndex> index_;
+  const IndexedParams params_;
+  mutable ffm::IndexedSources sources_;  // for Get(); thread-safe
+  mutable std::atomic<uint64_t> next_epoch_{0};
+  mutable std::mutex order_mu_;
+  mutable std::vector<uint64_t> first_epoch_order_;
+};
+
+class IndexedIterator : public DatasetIterator<IndexedDataset> {
+ public:
+  explicit IndexedIterator(const Params& params)
+      : DatasetIterator<IndexedDataset>(params) {}
+
+  absl::Status GetNextInternal(IteratorContext* ctx,
+                               std::vector<Tensor>* out_tensors,
+                               bool* end_of_sequence) override {
+    mutex_lock l(mu_);
+    if (reader_ == nullptr) StartEpoch(dataset()->NextEpoch());
+    Tensor record(ctx->allocator({}), DT_STRING, {});
+    tstring& bytes = record.scalar<tstring>()();
+    absl::Status s = reader_->ReadRecord([&bytes](size_t n) {
+      bytes.resize_uninitialized(n);
+      return bytes.mdata();
+    });
+    if (absl::IsOutOfRange(s)) {
+      *end_of_sequence = true;
+      return absl::OkStatus();
+    }
+    TF_RETURN_IF_ERROR(s);
+    out_tensors->push_back(std::move(record));
+    *end_of_sequence = false;
+    return absl::OkStatus();
+  }
+
+ protected:
+  std::shared_ptr<model::Node> CreateNode(
+      IteratorContext* ctx, model::Node::Args args) const override {
+    return model::MakeSourceNode(std::move(args));
+  }
+
+  absl::Status SaveInternal(SerializationContext* ctx,
+                            IteratorStateWriter* writer) override {
+    mutex_lock l(mu_);
+    if (reader_ == nullptr) StartEpoch(dataset()->NextEpoch());
+    TF_RETURN_IF_ERROR(
+        writer->WriteScalar(prefix(), "epoch", static_cast<int64_t>(epoch_)));
+    return writer->WriteScalar(prefix(), "position",
+                               static_cast<int64_t>(reader_->position()));
+  }
+
+  absl::Status RestoreInternal(IteratorContext* ctx,
+                               IteratorStateReader* reader) override {
+    mutex_lock l(mu_);
+    int64_t epoch = 0, position = 0;
+    TF_RETURN_IF_ERROR(reader->ReadScalar(prefix(), "epoch", &epoch));
+    TF_RETURN_IF_ERROR(reader->ReadScalar(prefix(), "position", &position));
+    if (epoch < 0 || position < 0) {
+      return absl::DataLossError("FFMIndexedDataset checkpoint is corrupt");
+    }
+    StartEpoch(static_cast<uint64_t>(epoch));
+    return reader_->SkipTo(static_cast<uint64_t>(position));
+  }
+
+ private:
+  void StartEpoch(uint64_t epoch) TF_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    const IndexedParams& p = dataset()->params();
+    epoch_ = epoch;
+    ffm::RandomReaderOptions options;
+    options.verify_crc = p.reader.verify_crc;
+    options.budget_bytes = static_cast<uint64_t>(p.reader.memory_budget);
+    options.io_threads = static_cast<int>(p.reader.io_threads);
+    reader_.reset();
+    reader_ = std::make_unique<ffm::RandomReader>(
+        dataset()->index(),
+        ffm::MakeReadPlan(*dataset()->index(), dataset()->PlanFor(epoch)),
+        p.reader.Opener(), options);
+  }
+
+  mutex mu_;
+  uint64_t epoch_ TF_GUARDED_BY(mu_) = 0;
+  std::unique_ptr<ffm::RandomReader> reader_ TF_GUARDED_BY(mu_);
+};
+
+std::unique_ptr<IteratorBase> IndexedDataset::MakeIteratorInternal(
+    const std::string& prefix) const {
+  return std::make_unique<IndexedIterator>(
+      IndexedIterator::Params{this, absl::StrCat(prefix, "::", kDatasetType)});
+}
+
+class FFMIndexedDatasetOp : public DatasetOpKernel {
+ public:
+  explicit FFMIndexedDatasetOp(OpKernelConstruction* ctx)
+      : DatasetOpKernel(ctx) {
+    int64_t num_shards, shard_index;
+    OP_REQUIRES_OK(ctx, params_.reader.Read(ctx));
+    OP_REQUIRES_OK(ctx, ctx->GetAttr("shuffle", &params_.shuffle));
+    OP_REQUIRES_OK(ctx, ctx->GetAttr("reshuffle_each_iteration",
+                                     &params_.reshuffle_each_iteration));
+    OP_REQUIRES_OK(ctx, ctx->GetAttr("num_shards", &num_shards));
+    OP_REQUIRES_OK(ctx, ctx->GetAttr("shard_index", &shard_index));
+    OP_REQUIRES(ctx, num_shards >= 1 && shard_index >= 0 && shard_index < num_shards,
+                absl::InvalidArgumentError(absl::StrCat(
+                    "shard=(", num_shards, ", ", shard_index,
+                    ") needs num_shards >= 1 and 0 <= index < num_shards")));
+    auto mode = ParseShuffle(params_.shuffle);
+    OP_REQUIRES_OK(ctx, mode.status());
+    params_.plan.shuffle = *mode;
+    params_.plan.num_shards = static_cast<uint64_t>(num_shards);
+    params_.plan.shard_index = static_cast<uint64_t>(shard_index);
+    params_.plan.range_bytes = static_cast<uint64_t>(params_.reader.chunk_size);
+  }
+
+  void MakeDataset(OpKernelContext* ctx, DatasetBase** output) override {
+    const Tensor* filenames;
+    OP_REQUIRES_OK(ctx, ctx->input("filenames", &filenames));
+    tstring index_bytes;
+    int64_t seed;
+    OP_REQUIRES_OK(ctx, ParseScalarArgument<tstring>(ctx, "index", &index_bytes));
+    OP_REQUIRES_OK(ctx, ParseScalarArgument<int64_t>(ctx, "seed", &seed));
+    auto index = ffm::RecordIndex::Parse(
+        absl::string_view(index_bytes.data(), index_bytes.size()), "index");
+    OP_REQUIRES_OK(ctx, index.status());
+    std::vector<std::string> files;
+    for (int64_t i = 0; i < filenames->NumElements(); ++i) {
+      files.push_back(std::string(filenames->flat<tstring>()(i)));
+    }
+    // The index must describe exactly these files, in this order: record
+    // numbers are defined by it.
+    bool same = files.size() == index->files().size();
+    for (size_t i = 0; same && i < files.size(); ++i) {
+      same = files[i] == index->files()[i].uri;
+    }
+    OP_REQUIRES(ctx, same,
+                absl::InvalidArgumentError(absl::StrCat(
+                    "the index covers ", index->files().size(),
+                    " files that differ from the ", files.size(),
+                    " filenames given; build the index from the same list")));
+    IndexedParams params = params_;
+    params.plan.seed = static_cast<uint64_t>(seed);
+    *output = new IndexedDataset(
+        ctx, std::move(files), std::string(index_bytes),
+        std::make_shared<const ffm::RecordIndex>(*std::move(index)),
+        std::move(params));
+  }
+
+ private:
+  IndexedParams params_;
+};
+
+REGISTER_KERNEL_BUILDER(Name("FFMIndexedDataset").Device(DEVICE_CPU),
+                        FFMIndexedDatasetOp);
+
+}  // namespace
+}  // namespace data
+}  // namespace tensorflow
