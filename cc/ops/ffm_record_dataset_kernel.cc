@@ -6,9 +6,8 @@
 #include <string>
 #include <vector>
 
-#include "ffm/io/open_source.h"
-#include "s3_config_from_attr.h"
 #include "ffm/reader/sequential_reader.h"
+#include "reader_attrs.h"
 #include "tensorflow/core/framework/dataset.h"
 #include "tensorflow/core/framework/model.h"
 #include "tensorflow/core/framework/tensor.h"
@@ -35,13 +34,14 @@ class Dataset : public DatasetBase {
  public:
   Dataset(OpKernelContext* ctx, std::vector<std::string> files,
           std::string compression_type, ffm::SequentialReaderOptions options,
-          std::string s3_options, ffm::SourceOptions source_options)
+          int64_t cycle_length, int64_t first_chunk_size, ReaderAttrs attrs)
       : DatasetBase(DatasetContext(ctx)),
         files_(std::move(files)),
         compression_type_(std::move(compression_type)),
         options_(options),
-        s3_options_(std::move(s3_options)),
-        source_options_(std::move(source_options)) {}
+        cycle_length_(cycle_length),
+        first_chunk_size_(first_chunk_size),
+        attrs_(std::move(attrs)) {}
 
   std::unique_ptr<IteratorBase> MakeIteratorInternal(
       const std::string& prefix) const override;
@@ -66,7 +66,7 @@ class Dataset : public DatasetBase {
 
   const std::vector<std::string>& files() const { return files_; }
   const ffm::SequentialReaderOptions& options() const { return options_; }
-  const ffm::SourceOptions& source_options() const { return source_options_; }
+  const ReaderAttrs& attrs() const { return attrs_; }
 
  protected:
   absl::Status AsGraphDefInternal(SerializationContext* ctx,
@@ -77,24 +77,16 @@ class Dataset : public DatasetBase {
     TF_RETURN_IF_ERROR(b->AddVector(files_, &filenames));
     TF_RETURN_IF_ERROR(
         b->AddScalar(tstring(compression_type_), &compression_type));
-    auto int_attr = [b](int64_t v) {
+    std::vector<std::pair<absl::string_view, AttrValue>> attrs;
+    auto add = [&](absl::string_view name, int64_t value) {
       AttrValue a;
-      b->BuildAttrValue(v, &a);
-      return a;
+      b->BuildAttrValue(value, &a);
+      attrs.emplace_back(name, a);
     };
-    AttrValue verify_crc, s3_options;
-    b->BuildAttrValue(options_.cursor.verify_crc, &verify_crc);
-    b->BuildAttrValue(s3_options_, &s3_options);
-    const ffm::PrefetchOptions& p = options_.cursor.prefetch;
-    return b->AddDataset(
-        this, {filenames, compression_type},
-        {{"cycle_length", int_attr(options_.cycle_length)},
-         {"chunk_size", int_attr(static_cast<int64_t>(p.chunk_size))},
-         {"first_chunk_size", int_attr(static_cast<int64_t>(p.first_chunk_size))},
-         {"memory_budget", int_attr(static_cast<int64_t>(options_.budget_bytes))},
-         {"io_threads", int_attr(options_.io_threads)},
-         {"verify_crc", verify_crc},
-         {"s3_options", s3_options}},
+    add("cycle_length", cycle_length_);
+    add("first_chunk_size", first_chunk_size_);
+    attrs_.AddTo(b, &attrs);
+    return b->AddDataset(this, {filenames, compression_type}, attrs,
         output);
   }
 
@@ -102,8 +94,9 @@ class Dataset : public DatasetBase {
   const std::vector<std::string> files_;
   const std::string compression_type_;
   const ffm::SequentialReaderOptions options_;
-  const std::string s3_options_;
-  const ffm::SourceOptions source_options_;
+  const int64_t cycle_length_;  // as given: 0 means automatic
+  const int64_t first_chunk_size_;
+  const ReaderAttrs attrs_;
 };
 
 class Iterator : public DatasetIterator<Dataset> {
@@ -193,11 +186,7 @@ class Iterator : public DatasetIterator<Dataset> {
   void EnsureReader() TF_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     if (reader_ != nullptr) return;
     reader_ = std::make_unique<ffm::SequentialReader>(
-        dataset()->files(),
-        [dataset = dataset()](const std::string& uri) {
-          return ffm::OpenByteSource(uri, dataset->source_options());
-        },
-        dataset()->options());
+        dataset()->files(), dataset()->attrs().Opener(), dataset()->options());
   }
 
   mutex mu_;
@@ -214,34 +203,25 @@ class FFMRecordDatasetOp : public DatasetOpKernel {
  public:
   explicit FFMRecordDatasetOp(OpKernelConstruction* ctx)
       : DatasetOpKernel(ctx) {
-    int64_t cycle_length, chunk_size, first_chunk_size, memory_budget,
-        io_threads;
-    OP_REQUIRES_OK(ctx, ctx->GetAttr("cycle_length", &cycle_length));
-    OP_REQUIRES_OK(ctx, ctx->GetAttr("chunk_size", &chunk_size));
-    OP_REQUIRES_OK(ctx, ctx->GetAttr("first_chunk_size", &first_chunk_size));
-    OP_REQUIRES_OK(ctx, ctx->GetAttr("memory_budget", &memory_budget));
-    OP_REQUIRES_OK(ctx, ctx->GetAttr("io_threads", &io_threads));
-    OP_REQUIRES_OK(ctx, ctx->GetAttr("verify_crc", &options_.cursor.verify_crc));
-    OP_REQUIRES_OK(ctx, ctx->GetAttr("s3_options", &s3_options_));
-    source_options_.s3 = S3ConfigFromEnvAnd(s3_options_);
-    OP_REQUIRES(ctx, cycle_length >= 0 && cycle_length <= 4096,
+    OP_REQUIRES_OK(ctx, attrs_.Read(ctx));
+    OP_REQUIRES_OK(ctx, ctx->GetAttr("cycle_length", &cycle_length_));
+    OP_REQUIRES_OK(ctx, ctx->GetAttr("first_chunk_size", &first_chunk_size_));
+    OP_REQUIRES(ctx, cycle_length_ >= 0 && cycle_length_ <= 4096,
                 absl::InvalidArgumentError(absl::StrCat(
                     "cycle_length must be in [0, 4096] (0: automatic), got ",
-                    cycle_length)));
-    OP_REQUIRES(ctx, chunk_size >= 1 && first_chunk_size >= 1,
-                absl::InvalidArgumentError("chunk sizes must be positive"));
-    OP_REQUIRES(ctx, memory_budget >= 0,
-                absl::InvalidArgumentError("memory_budget must be >= 0"));
-    OP_REQUIRES(ctx, io_threads >= 1 && io_threads <= 1024,
+                    cycle_length_)));
+    OP_REQUIRES(ctx, first_chunk_size_ >= 1,
                 absl::InvalidArgumentError(absl::StrCat(
-                    "io_threads must be in [1, 1024], got ", io_threads)));
-    options_.cycle_length = static_cast<int>(cycle_length);
-    options_.cursor.prefetch.chunk_size = static_cast<uint64_t>(chunk_size);
+                    "first_chunk_size must be positive, got ",
+                    first_chunk_size_)));
+    options_.cycle_length = static_cast<int>(cycle_length_);
+    options_.cursor.verify_crc = attrs_.verify_crc;
+    options_.cursor.prefetch.chunk_size = static_cast<uint64_t>(attrs_.chunk_size);
     options_.cursor.prefetch.first_chunk_size =
-        static_cast<uint64_t>(first_chunk_size);
-    options_.cursor.prefetch.max_in_flight = static_cast<int>(io_threads);
-    options_.budget_bytes = static_cast<uint64_t>(memory_budget);
-    options_.io_threads = static_cast<int>(io_threads);
+        static_cast<uint64_t>(first_chunk_size_);
+    options_.cursor.prefetch.max_in_flight = static_cast<int>(attrs_.io_threads);
+    options_.budget_bytes = static_cast<uint64_t>(attrs_.memory_budget);
+    options_.io_threads = static_cast<int>(attrs_.io_threads);
   }
 
   void MakeDataset(OpKernelContext* ctx, DatasetBase** output) override {
@@ -268,13 +248,14 @@ class FFMRecordDatasetOp : public DatasetOpKernel {
           files.size(), 1, kAutoCycleLength));
     }
     *output = new Dataset(ctx, std::move(files), std::string(compression_type),
-                          options, s3_options_, source_options_);
+                          options, cycle_length_, first_chunk_size_, attrs_);
   }
 
  private:
+  ReaderAttrs attrs_;
+  int64_t cycle_length_ = 1;
+  int64_t first_chunk_size_ = 1;
   ffm::SequentialReaderOptions options_;
-  std::string s3_options_;
-  ffm::SourceOptions source_options_;
 };
 
 REGISTER_KERNEL_BUILDER(Name("FFMRecordDataset").Device(DEVICE_CPU),
