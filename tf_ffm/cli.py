@@ -8,15 +8,55 @@ def _bench(args):
     return bench_main.run(args)
 
 
+def _index(args):
+    from tf_ffm.index import RecordIndex
+    from tf_ffm.s3 import glob
+
+    files = []
+    for pattern in args.patterns:
+        matched = glob(pattern)
+        if not matched:
+            print(f"tf-ffm index: no files match {pattern!r}", file=sys.stderr)
+            return 2
+        files.extend(matched)
+    index = RecordIndex.build(files, num_workers=args.workers,
+                              progress=not args.quiet)
+    index.save(args.out)
+    print(f"indexed {len(index)} records in {len(index.files)} files -> {args.out}")
+    return 0
+
+
+def _ls(args):
+    from tf_ffm.s3 import glob
+
+    for uri in glob(args.pattern):
+        print(uri)
+    return 0
+
+
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="tf-ffm", description="Fast TFRecord reading for TensorFlow.")
     sub = parser.add_subparsers(dest="command", required=True)
+
     bench = sub.add_parser(
         "bench", help="compare FFMRecordDataset with tf.data.TFRecordDataset")
     from tf_ffm.bench import main as bench_main
     bench_main.add_arguments(bench)
     bench.set_defaults(func=_bench)
+
+    index = sub.add_parser("index", help="build a record index of TFRecord files")
+    index.add_argument("patterns", nargs="+",
+                       help="files, globs or s3://bucket/prefix/*.tfrecord")
+    index.add_argument("--out", required=True, help="index path or s3:// URI")
+    index.add_argument("--workers", type=int, default=8,
+                       help="files scanned at once (default 8)")
+    index.add_argument("--quiet", action="store_true", help="no progress bar")
+    index.set_defaults(func=_index)
+
+    ls = sub.add_parser("ls", help="list files matching a local or s3:// pattern")
+    ls.add_argument("pattern")
+    ls.set_defaults(func=_ls)
     return parser
 
 
