@@ -54,6 +54,12 @@ def build_parser():
     index.add_argument("--quiet", action="store_true", help="no progress bar")
     index.set_defaults(func=_index)
 
+    service = sub.add_parser(
+        "service", help="run a tf.data service dispatcher or worker with tf_ffm ops")
+    from tf_ffm import service as service_main
+    service_main.add_arguments(service)
+    service.set_defaults(func=service_main.run)
+
     ls = sub.add_parser("ls", help="list files matching a local or s3:// pattern")
     ls.add_argument("pattern")
     ls.set_defaults(func=_ls)

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "ffm/reader/sequential_reader.h"
+#include "file_split_provider.h"
 #include "reader_attrs.h"
 #include "tensorflow/core/framework/dataset.h"
 #include "tensorflow/core/framework/model.h"
@@ -63,6 +64,12 @@ class Dataset : public DatasetBase {
     return absl::OkStatus();
   }
   absl::Status CheckExternalState() const override { return absl::OkStatus(); }
+  absl::Status MakeSplitProviders(std::vector<std::unique_ptr<SplitProvider>>*
+                                      split_providers) const override {
+    split_providers->push_back(std::make_unique<FileSplitProvider>(
+        static_cast<int64_t>(files_.size())));
+    return absl::OkStatus();
+  }
 
   const std::vector<std::string>& files() const { return files_; }
   const ffm::SequentialReaderOptions& options() const { return options_; }
@@ -102,6 +109,13 @@ class Dataset : public DatasetBase {
 class Iterator : public DatasetIterator<Dataset> {
  public:
   explicit Iterator(const Params& params) : DatasetIterator<Dataset>(params) {}
+
+  absl::Status Initialize(IteratorContext* ctx) override {
+    if (!ctx->split_providers().empty()) {
+      split_provider_ = ctx->split_providers()[0];
+    }
+    return absl::OkStatus();
+  }
 
   absl::Status GetNextInternal(IteratorContext* ctx,
                                std::vector<Tensor>* out_tensors,
@@ -187,9 +201,18 @@ class Iterator : public DatasetIterator<Dataset> {
     if (reader_ != nullptr) return;
     reader_ = std::make_unique<ffm::SequentialReader>(
         dataset()->files(), dataset()->attrs().Opener(), dataset()->options());
+    if (split_provider_ != nullptr) {
+      reader_->set_file_source([provider = split_provider_]() -> absl::StatusOr<int64_t> {
+        Tensor split;
+        bool end = false;
+        TF_RETURN_IF_ERROR(provider->GetNext(&split, &end));
+        return end ? int64_t{-1} : split.scalar<int64_t>()();
+      });
+    }
   }
 
   mutex mu_;
+  std::shared_ptr<SplitProvider> split_provider_;  // set by tf.data service
   std::unique_ptr<ffm::SequentialReader> reader_ TF_GUARDED_BY(mu_);
 };
 

@@ -57,13 +57,23 @@ absl::Status SequentialReader::ReadRecord(
       --num_open_;
       AdvanceCycle();
     } else if (!end_of_input_) {
-      if (next_file_ >= static_cast<int64_t>(files_.size())) {
+      int64_t file = next_file_;
+      if (file_source_) {
+        absl::StatusOr<int64_t> next = file_source_();
+        if (!next.ok()) return next.status();
+        file = *next;
+        if (file >= static_cast<int64_t>(files_.size())) {
+          return absl::InvalidArgumentError(absl::StrCat(
+              "split names file #", file, " of ", files_.size()));
+        }
+      }
+      if (file < 0 || file >= static_cast<int64_t>(files_.size())) {
         end_of_input_ = true;
         continue;
       }
-      absl::Status s = OpenSlot(cycle_index_, next_file_, 0);
+      absl::Status s = OpenSlot(cycle_index_, file, 0);
       if (!s.ok()) return s;
-      ++next_file_;
+      next_file_ = file + 1;
     } else if (num_open_ == 0) {
       return absl::OutOfRangeError("end of input");
     } else {

@@ -63,6 +63,12 @@ class SequentialReader {
 
   const ByteBudget& budget() const { return *budget_; }
 
+  // Where the next file to open comes from instead of the list order: an
+  // index into the file list, or -1 when there are no more (tf.data service
+  // hands out files as splits this way). Set before the first ReadRecord.
+  using FileSource = std::function<absl::StatusOr<int64_t>()>;
+  void set_file_source(FileSource source) { file_source_ = std::move(source); }
+
  private:
   absl::Status OpenSlot(size_t slot, int64_t file, uint64_t offset);
   void AdvanceCycle();
@@ -72,6 +78,7 @@ class SequentialReader {
   const SequentialReaderOptions options_;
   std::shared_ptr<ByteBudget> budget_;
   std::unique_ptr<ThreadPool> pool_;  // outlives the cursors (declared first)
+  FileSource file_source_;
 
   struct Slot {
     int64_t file = -1;
