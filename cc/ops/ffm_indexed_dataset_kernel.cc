@@ -12,6 +12,7 @@
 #include "ffm/reader/read_plan.h"
 #include "reader_attrs.h"
 #include "tensorflow/core/framework/dataset.h"
+#include "tensorflow/core/framework/metrics.h"
 #include "tensorflow/core/framework/model.h"
 #include "tensorflow/core/framework/tensor.h"
 
@@ -179,6 +180,7 @@ class IndexedIterator : public DatasetIterator<IndexedDataset> {
       return absl::OkStatus();
     }
     TF_RETURN_IF_ERROR(s);
+    bytes_counter_->IncrementBy(bytes.size());  // tf.data's bytes-read metric
     out_tensors->push_back(std::move(record));
     *end_of_sequence = false;
     return absl::OkStatus();
@@ -228,6 +230,8 @@ class IndexedIterator : public DatasetIterator<IndexedDataset> {
         p.reader.Opener(), options);
   }
 
+  monitoring::CounterCell* const bytes_counter_ =
+      metrics::GetTFDataBytesReadCounter(kDatasetType);
   mutex mu_;
   uint64_t epoch_ TF_GUARDED_BY(mu_) = 0;
   std::unique_ptr<ffm::RandomReader> reader_ TF_GUARDED_BY(mu_);

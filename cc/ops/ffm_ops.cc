@@ -90,6 +90,13 @@ REGISTER_OP("FFMWriteFile")
     .SetIsStateful()
     .SetShapeFn(shape_inference::NoOutputs);
 
+// Process-wide reader counters for tf_ffm.stats(), in the order of
+// tf_ffm.metrics.FIELDS.
+REGISTER_OP("FFMStats")
+    .Output("values: int64")
+    .SetIsStateful()
+    .SetShapeFn(shape_inference::UnknownShape);
+
 // Lists s3://bucket/prefix/<pattern> (shell wildcards in the last component).
 REGISTER_OP("FFMListS3")
     .Input("pattern: string")

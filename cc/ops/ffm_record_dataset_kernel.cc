@@ -10,6 +10,7 @@
 #include "file_split_provider.h"
 #include "reader_attrs.h"
 #include "tensorflow/core/framework/dataset.h"
+#include "tensorflow/core/framework/metrics.h"
 #include "tensorflow/core/framework/model.h"
 #include "tensorflow/core/framework/tensor.h"
 
@@ -133,6 +134,7 @@ class Iterator : public DatasetIterator<Dataset> {
       return absl::OkStatus();
     }
     TF_RETURN_IF_ERROR(s);
+    bytes_counter_->IncrementBy(bytes.size());  // tf.data's bytes-read metric
     out_tensors->push_back(std::move(record));
     *end_of_sequence = false;
     return absl::OkStatus();
@@ -211,6 +213,8 @@ class Iterator : public DatasetIterator<Dataset> {
     }
   }
 
+  monitoring::CounterCell* const bytes_counter_ =
+      metrics::GetTFDataBytesReadCounter(kDatasetType);
   mutex mu_;
   std::shared_ptr<SplitProvider> split_provider_;  // set by tf.data service
   std::unique_ptr<ffm::SequentialReader> reader_ TF_GUARDED_BY(mu_);

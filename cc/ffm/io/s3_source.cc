@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "arrow/filesystem/s3fs.h"
 #include "arrow/io/interfaces.h"
+#include "ffm/io/io_stats.h"
 #include "ffm/io/retry.h"
 #include "ffm/io/s3_uri.h"
 
@@ -96,15 +97,24 @@ absl::StatusOr<std::shared_ptr<arrow::fs::S3FileSystem>> SharedFileSystem(
     if (!init.ok() && !arrow::fs::IsS3Initialized()) {
       return FromArrow(init, "initialising S3");
     }
+  }
+  auto fs = arrow::fs::S3FileSystem::Make(ToArrowOptions(config));
+  if (!fs.ok()) return FromArrow(fs.status(), "creating the S3 client");
+  (*cache)[config.CacheKey()] = *fs;
+  // Registered only once a client exists: Arrow creates the function-local
+  // statics that finalisation uses (its client finaliser) when it builds the
+  // first client, and exit handlers run in reverse order of registration, so
+  // this one must come after them or it would finalise through destroyed
+  // objects (abort or segfault at exit).
+  static bool finalize_at_exit = [] {
     std::atexit([] {
       std::lock_guard<std::mutex> lock(*mu);
       cache->clear();
       (void)arrow::fs::EnsureS3Finalized();
     });
-  }
-  auto fs = arrow::fs::S3FileSystem::Make(ToArrowOptions(config));
-  if (!fs.ok()) return FromArrow(fs.status(), "creating the S3 client");
-  (*cache)[config.CacheKey()] = *fs;
+    return true;
+  }();
+  (void)finalize_at_exit;
   return *fs;
 }
 
@@ -147,6 +157,7 @@ class S3Source final : public ByteSource {
                             absl::StrCat(error.message(), " (gave up after ",
                                          failures, " attempts)"));
       }
+      Count(IoStats::Global().retries);
       BackoffBeforeRetry(retry_, failures);
     }
     return done;

@@ -1,5 +1,7 @@
 #include "ffm/prefetch/byte_budget.h"
 
+#include "ffm/io/io_stats.h"
+
 namespace ffm {
 
 bool ByteBudget::TryAcquire(uint64_t n) {
@@ -9,15 +11,18 @@ bool ByteBudget::TryAcquire(uint64_t n) {
   } while (!in_use_.compare_exchange_weak(cur, cur + n,
                                           std::memory_order_relaxed));
   NotePeak(cur + n);
+  IoStats::Global().bytes_in_flight.fetch_add(n, std::memory_order_relaxed);
   return true;
 }
 
 void ByteBudget::ForceAcquire(uint64_t n) {
   NotePeak(in_use_.fetch_add(n, std::memory_order_relaxed) + n);
+  IoStats::Global().bytes_in_flight.fetch_add(n, std::memory_order_relaxed);
 }
 
 void ByteBudget::Release(uint64_t n) {
   in_use_.fetch_sub(n, std::memory_order_relaxed);
+  IoStats::Global().bytes_in_flight.fetch_sub(n, std::memory_order_relaxed);
 }
 
 std::unique_ptr<char[]> ByteBudget::TakeBuffer(uint64_t capacity) {

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "ffm/io/io_stats.h"
 
 namespace ffm {
 
@@ -49,7 +50,7 @@ ChunkPrefetcher::ChunkPrefetcher(const ByteSource* source, uint64_t begin,
       next_length_(std::max<uint64_t>(
           1, std::min(options.first_chunk_size, options.chunk_size))) {
   std::lock_guard<std::mutex> lock(mu_);
-  RefillLocked();  // start reading before the first Next()
+  RefillLocked(/*consumer_waiting=*/true);  // read before the first Next()
 }
 
 ChunkPrefetcher::~ChunkPrefetcher() {
@@ -68,38 +69,42 @@ std::shared_ptr<ChunkPrefetcher::Slot> ChunkPrefetcher::AddSlotLocked() {
   return slot;
 }
 
-void ChunkPrefetcher::RefillLocked() {
+void ChunkPrefetcher::RefillLocked(bool consumer_waiting) {
   if (executor_ == nullptr || !failed_.ok()) return;
   while (next_offset_ < end_ && running_ < options_.max_in_flight) {
     uint64_t length = std::min(next_length_, end_ - next_offset_);
-    if (slots_.empty()) {
+    if (slots_.empty() && consumer_waiting) {
       budget_->ForceAcquire(length);  // the consumer needs this one
     } else if (!budget_->TryAcquire(length)) {
       return;
     }
     std::shared_ptr<Slot> slot = AddSlotLocked();
     ++running_;
-    executor_->Schedule([this, slot] { Read(slot); });
+    executor_->Schedule([this, slot]() mutable { Read(std::move(slot)); });
   }
 }
 
 // Runs on the executor. Budget for the slot was acquired when it was added;
 // the Chunk created here owns it from then on.
-void ChunkPrefetcher::Read(const std::shared_ptr<Slot>& slot) {
+void ChunkPrefetcher::Read(std::shared_ptr<Slot> slot) {
   bool cancelled;
   {
     std::lock_guard<std::mutex> lock(mu_);
     cancelled = cancelled_;
   }
   absl::StatusOr<std::shared_ptr<Chunk>> result;
-  auto chunk = std::make_shared<Chunk>(slot->offset, slot->length, budget_);
   if (cancelled) {
+    budget_->Release(slot->length);  // no chunk to own it
     result = absl::CancelledError(
         absl::StrCat(source_->uri(), ": read cancelled"));
   } else {
+    auto chunk = std::make_shared<Chunk>(slot->offset, slot->length, budget_);
     absl::StatusOr<size_t> n =
         source_->ReadAt(slot->offset, slot->length, chunk->mutable_bytes());
+    Count(IoStats::Global().read_requests);
+    if (n.ok()) Count(IoStats::Global().bytes_read, *n);
     if (!n.ok()) {
+      Count(IoStats::Global().errors);
       result = n.status();
     } else if (*n != slot->length) {
       result = absl::DataLossError(absl::StrCat(
@@ -114,6 +119,9 @@ void ChunkPrefetcher::Read(const std::shared_ptr<Slot>& slot) {
   std::lock_guard<std::mutex> lock(mu_);
   slot->result = std::move(result);
   slot->done = true;
+  // Frees the chunk here if the slot was dropped (after a failure), while
+  // the destructor still waits for us.
+  slot.reset();
   --running_;
   cv_.notify_all();  // under the lock: the destructor may run right after
 }
@@ -130,21 +138,24 @@ absl::StatusOr<std::shared_ptr<const Chunk>> ChunkPrefetcher::Next() {
       std::shared_ptr<Slot> slot = AddSlotLocked();
       ++running_;
       lock.unlock();
-      Read(slot);
+      Read(std::move(slot));
       lock.lock();
     } else {
-      RefillLocked();
+      RefillLocked(/*consumer_waiting=*/true);
     }
   }
   std::shared_ptr<Slot> head = slots_.front();
-  cv_.wait(lock, [&head] { return head->done; });
+  if (!head->done) {
+    WaitTimer timer;
+    cv_.wait(lock, [&head] { return head->done; });
+  }
   slots_.pop_front();
   if (!head->result.ok()) {
     failed_ = head->result.status();
     slots_.clear();
     return failed_;
   }
-  RefillLocked();
+  RefillLocked(/*consumer_waiting=*/false);
   return std::shared_ptr<const Chunk>(std::move(*head->result));
 }
 

@@ -79,9 +79,14 @@ class ChunkPrefetcher {
   struct Slot;
 
   // Schedules reads while the window, the in-flight cap and the budget allow.
-  void RefillLocked();
+  // Only when `consumer_waiting` and nothing is scheduled does the head read
+  // go over the budget: forcing the read after the one just handed out
+  // would let a file hold two chunks beyond the limit.
+  void RefillLocked(bool consumer_waiting);
   std::shared_ptr<Slot> AddSlotLocked();
-  void Read(const std::shared_ptr<Slot>& slot);
+  // Takes the slot by value and drops it before signalling, so that once the
+  // destructor sees no running reads no worker still holds a chunk.
+  void Read(std::shared_ptr<Slot> slot);
 
   const ByteSource* const source_;
   const PrefetchOptions options_;

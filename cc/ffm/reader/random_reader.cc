@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "ffm/io/io_stats.h"
 #include "ffm/tfrecord/format.h"
 #include "ffm/tfrecord/memory_stream.h"
 #include "ffm/tfrecord/record_reader.h"
@@ -173,9 +174,12 @@ void RandomReader::Read(const std::shared_ptr<Fetch>& fetch) {
     absl::StatusOr<size_t> got =
         source.ok() ? (*source)->ReadAt(r.offset, r.length, chunk->mutable_bytes())
                     : absl::StatusOr<size_t>(source.status());
+    Count(IoStats::Global().read_requests);
     if (!got.ok()) {
+      Count(IoStats::Global().errors);
       result = got.status();
     } else {
+      Count(IoStats::Global().bytes_read, *got);
       chunk->set_size(*got);  // a short read surfaces as a mismatch when parsed
       result = std::move(chunk);
     }
@@ -206,7 +210,10 @@ absl::Status RandomReader::ReadRecord(
           return l.file < r.file || (l.file == r.file && l.offset < r.offset);
         });
     fetch = started_.front().fetches[it - group.ranges.begin() - 1];
-    cv_.wait(lock, [&fetch] { return fetch->done; });
+    if (!fetch->done) {
+      WaitTimer timer;
+      cv_.wait(lock, [&fetch] { return fetch->done; });
+    }
     if (!fetch->data.ok()) return fetch->data.status();
   }
   const Chunk& chunk = **fetch->data;
