@@ -11,23 +11,28 @@ namespace {
 class FFMListS3Op : public OpKernel {
  public:
   explicit FFMListS3Op(OpKernelConstruction* ctx) : OpKernel(ctx) {
-    std::string s3_options;
-    OP_REQUIRES_OK(ctx, ctx->GetAttr("s3_options", &s3_options));
-    config_ = S3ConfigFromEnvAnd(s3_options);
+    OP_REQUIRES_OK(ctx, ctx->GetAttr("s3_options", &s3_options_));
   }
 
   void Compute(OpKernelContext* ctx) override {
-    OP_REQUIRES_OK(ctx, config_.status());
     const Tensor& pattern_t = ctx->input(0);
     OP_REQUIRES(ctx, TensorShapeUtils::IsScalar(pattern_t.shape()),
                 absl::InvalidArgumentError("pattern must be a scalar string"));
     std::string pattern(pattern_t.scalar<tstring>()());
+    // The environment is read per listing, not once per kernel: eager mode
+    // caches this kernel across tf_ffm.glob() calls, and a listing should
+    // see the environment a dataset created at the same time sees.
+    absl::StatusOr<ffm::S3Config> config = S3ConfigFromEnvAnd(s3_options_);
+    OP_REQUIRES(ctx, config.ok(),
+                absl::Status(config.status().code(),
+                             absl::StrCat(pattern, ": ",
+                                          config.status().message())));
     size_t slash = pattern.rfind('/');
     OP_REQUIRES(ctx, slash != std::string::npos && slash >= 5,
                 absl::InvalidArgumentError(absl::StrCat(
                     "'", pattern, "' is not an s3://bucket/prefix/pattern")));
     absl::StatusOr<std::vector<std::string>> uris = ffm::ListS3(
-        pattern.substr(0, slash), pattern.substr(slash + 1), *config_);
+        pattern.substr(0, slash), pattern.substr(slash + 1), *config);
     OP_REQUIRES_OK(ctx, uris.status());
     Tensor* out = nullptr;
     OP_REQUIRES_OK(ctx, ctx->allocate_output(
@@ -37,7 +42,7 @@ class FFMListS3Op : public OpKernel {
   }
 
  private:
-  absl::StatusOr<ffm::S3Config> config_;
+  std::string s3_options_;
 };
 
 REGISTER_KERNEL_BUILDER(Name("FFMListS3").Device(DEVICE_CPU), FFMListS3Op);

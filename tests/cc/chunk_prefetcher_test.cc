@@ -216,7 +216,7 @@ TEST(ChunkPrefetcherBudgetTest, ReadaheadRespectsTheBudget) {
   }
 }
 
-// Chunks may outlive their prefetcher; each returns its bytes when it goes.
+// Chunks may outlive their prefetcher; each returns its buffer when it goes.
 TEST(ChunkPrefetcherBudgetTest, ChunksOutlivingThePrefetcherReleaseLater) {
   StringSource source(kUri, Bytes(20000));
   ThreadPool pool(2);
@@ -226,7 +226,7 @@ TEST(ChunkPrefetcherBudgetTest, ChunksOutlivingThePrefetcherReleaseLater) {
     ChunkPrefetcher p(&source, 0, Prefetch(3000, 3000), &pool, budget);
     kept = *p.Next();
   }
-  EXPECT_EQ(budget->in_use(), 3000u);
+  EXPECT_EQ(budget->in_use(), ChunkBufferSize(3000));  // the buffer it holds
   EXPECT_TRUE(kept->data() == Bytes(3000));
   kept.reset();
   EXPECT_EQ(budget->in_use(), 0u);

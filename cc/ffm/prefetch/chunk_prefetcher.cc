@@ -7,26 +7,22 @@
 
 namespace ffm {
 
-namespace {
-// Buffers come in power-of-two sizes so the odd-sized last chunk of one file
-// can be reused for another's.
-uint64_t BufferSizeFor(uint64_t n) {
-  uint64_t size = 64 << 10;
+uint64_t ChunkBufferSize(uint64_t n) {
+  uint64_t size = 4 << 10;
   while (size < n) size <<= 1;
   return size;
 }
-}  // namespace
 
 Chunk::Chunk(uint64_t offset, uint64_t capacity,
              std::shared_ptr<ByteBudget> budget)
     : offset_(offset),
       capacity_(capacity),
-      buffer_size_(BufferSizeFor(capacity)),
+      buffer_size_(ChunkBufferSize(capacity)),
       budget_(std::move(budget)),
       bytes_(budget_->TakeBuffer(buffer_size_)) {}
 
 Chunk::~Chunk() {
-  budget_->Release(capacity_);
+  budget_->Release(buffer_size_);
   budget_->ReturnBuffer(std::move(bytes_), buffer_size_);
 }
 
@@ -74,8 +70,8 @@ void ChunkPrefetcher::RefillLocked(bool consumer_waiting) {
   while (next_offset_ < end_ && running_ < options_.max_in_flight) {
     uint64_t length = std::min(next_length_, end_ - next_offset_);
     if (slots_.empty() && consumer_waiting) {
-      budget_->ForceAcquire(length);  // the consumer needs this one
-    } else if (!budget_->TryAcquire(length)) {
+      budget_->ForceAcquire(ChunkBufferSize(length));  // the consumer needs it
+    } else if (!budget_->TryAcquire(ChunkBufferSize(length))) {
       return;
     }
     std::shared_ptr<Slot> slot = AddSlotLocked();
@@ -94,7 +90,7 @@ void ChunkPrefetcher::Read(std::shared_ptr<Slot> slot) {
   }
   absl::StatusOr<std::shared_ptr<Chunk>> result;
   if (cancelled) {
-    budget_->Release(slot->length);  // no chunk to own it
+    budget_->Release(ChunkBufferSize(slot->length));  // no chunk owns it
     result = absl::CancelledError(
         absl::StrCat(source_->uri(), ": read cancelled"));
   } else {
@@ -134,7 +130,8 @@ absl::StatusOr<std::shared_ptr<const Chunk>> ChunkPrefetcher::Next() {
       return absl::OutOfRangeError(absl::StrCat(source_->uri(), ": end"));
     }
     if (executor_ == nullptr) {
-      budget_->ForceAcquire(std::min(next_length_, end_ - next_offset_));
+      budget_->ForceAcquire(
+          ChunkBufferSize(std::min(next_length_, end_ - next_offset_)));
       std::shared_ptr<Slot> slot = AddSlotLocked();
       ++running_;
       lock.unlock();

@@ -34,8 +34,13 @@ struct PrefetchOptions {
   int max_in_flight = 16;                  // reads in flight for this file
 };
 
-// Bytes of one chunk. Returns its size and buffer to the budget when
-// destroyed.
+// The memory a chunk of `n` bytes takes, and is charged to the budget:
+// power-of-two buffers, so the odd-sized last chunk of one file can be
+// reused for another's.
+uint64_t ChunkBufferSize(uint64_t n);
+
+// Bytes of one chunk. Returns its buffer (and the buffer's size) to the
+// budget when destroyed; ChunkBufferSize(capacity) must have been acquired.
 class Chunk {
  public:
   Chunk(uint64_t offset, uint64_t capacity, std::shared_ptr<ByteBudget> budget);
@@ -50,8 +55,8 @@ class Chunk {
 
  private:
   const uint64_t offset_;
-  const uint64_t capacity_;     // bytes accounted in the budget
-  const uint64_t buffer_size_;  // bytes allocated (>= capacity_)
+  const uint64_t capacity_;
+  const uint64_t buffer_size_;  // allocated and charged to the budget
   std::shared_ptr<ByteBudget> budget_;
   std::unique_ptr<char[]> bytes_;
   size_t size_ = 0;

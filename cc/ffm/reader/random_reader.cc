@@ -139,7 +139,7 @@ void RandomReader::ScheduleLocked() {
     if (g >= plan_.groups.size()) return;
     const ReadGroup& group = plan_.groups[g];
     uint64_t bytes = 0;
-    for (const ByteRange& r : group.ranges) bytes += r.length;
+    for (const ByteRange& r : group.ranges) bytes += ChunkBufferSize(r.length);
     if (started_.empty()) {
       budget_->ForceAcquire(bytes);  // the consumer waits for this group
     } else if (!budget_->TryAcquire(bytes)) {
