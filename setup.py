@@ -22,6 +22,12 @@ def _tf_minor():
     return f"{major}.{minor}", tf.__version__
 
 
+def _pyarrow_major():
+    import pyarrow  # the op links libarrow.so.<major>00 from this pyarrow
+
+    return pyarrow.__version__.split(".")[0]
+
+
 class CMakeExtension(Extension):
     def __init__(self, name, target):
         super().__init__(name, sources=[])
@@ -55,7 +61,10 @@ class CMakeBuild(build_ext):
             (d / "_build_info.py").write_text(text)
 
 
-minor, _ = _tf_minor() if os.environ.get("TF_FFM_SDIST") != "1" else ("2.21", "")
+if os.environ.get("TF_FFM_SDIST") == "1":  # metadata only, no TF or pyarrow needed
+    minor, arrow_major = "2.21", "26"
+else:
+    minor, arrow_major = _tf_minor()[0], _pyarrow_major()
 
 setup(
     name="tf-ffm",
@@ -71,6 +80,7 @@ setup(
     cmdclass={"build_ext": CMakeBuild},
     install_requires=[
         f"tensorflow-cpu=={minor}.*",
+        f"pyarrow=={arrow_major}.*",
         "numpy",
         "tqdm",
     ],
