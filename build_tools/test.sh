@@ -7,7 +7,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
 echo "== C++ unit tests"
-BUILD="$ROOT/build/cc-tests"
+BUILD="$ROOT/build/cmake"  # setup.py's tree: the engine objects are reused
 cmake -S "$ROOT" -B "$BUILD" -G Ninja -DFFM_BUILD_TESTS=ON \
   -DPython3_EXECUTABLE="$VIRTUAL_ENV/bin/python" >/dev/null
 cmake --build "$BUILD" --target ffm_engine_tests -j "${CMAKE_BUILD_PARALLEL_LEVEL:-2}"

@@ -11,6 +11,7 @@
 #include "ffm/reader/random_reader.h"
 #include "ffm/reader/read_plan.h"
 #include "reader_attrs.h"
+#include "record_tensor.h"
 #include "tensorflow/core/framework/dataset.h"
 #include "tensorflow/core/framework/metrics.h"
 #include "tensorflow/core/framework/model.h"
@@ -169,21 +170,11 @@ class IndexedIterator : public DatasetIterator<IndexedDataset> {
                                bool* end_of_sequence) override {
     mutex_lock l(mu_);
     if (reader_ == nullptr) StartEpoch(dataset()->NextEpoch());
-    Tensor record(ctx->allocator({}), DT_STRING, {});
-    tstring& bytes = record.scalar<tstring>()();
-    absl::Status s = reader_->ReadRecord([&bytes](size_t n) {
-      bytes.resize_uninitialized(n);
-      return bytes.mdata();
-    });
-    if (absl::IsOutOfRange(s)) {
-      *end_of_sequence = true;
-      return absl::OkStatus();
-    }
-    TF_RETURN_IF_ERROR(s);
-    bytes_counter_->IncrementBy(bytes.size());  // tf.data's bytes-read metric
-    out_tensors->push_back(std::move(record));
-    *end_of_sequence = false;
-    return absl::OkStatus();
+    return NextRecordTensor(
+        [this](auto allocate) TF_NO_THREAD_SAFETY_ANALYSIS {
+          return reader_->ReadRecord(allocate);
+        },
+        ctx->allocator({}), bytes_counter_, out_tensors, end_of_sequence);
   }
 
  protected:

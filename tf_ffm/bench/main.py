@@ -1,0 +1,276 @@
+"""`tf-ffm bench`: stock tf.data.TFRecordDataset against FFMRecordDataset.
+
+    tf-ffm bench --quick                 # ~1 min: 64 MiB datasets, batched, 1 repeat
+    tf-ffm bench                         # 512 MiB each, both modes, 3 repeats
+    tf-ffm bench --profiles local --data /path/to/tfrecords
+
+Generates the datasets (once; see datagen), starts the loopback servers the
+profiles need (see profiles), runs every (profile, dataset, mode, reader)
+cell `--repeats` times in fresh subprocesses, alternating readers, plus the
+raw ceiling of each storage, and writes bench.txt, bench.json and bench.png
+to --out with the median of each cell.
+"""
+import argparse
+import contextlib
+import os
+import platform
+import signal
+import sys
+import threading
+import time
+
+from tf_ffm.bench import datagen, profiles as profiles_mod, report, runner
+
+QUICK_SIZE_MB = 64
+DEFAULT_SIZE_MB = 512
+DEFAULT_WORK_DIR = os.path.join(
+    os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "tf-ffm", "bench-data")
+
+
+def _csv(choices):
+    def parse(text):
+        items = [x.strip() for x in text.split(",") if x.strip()]
+        bad = [x for x in items if x not in choices]
+        if bad or not items:
+            raise argparse.ArgumentTypeError(
+                f"expected a comma-separated subset of {','.join(choices)}, got {text!r}")
+        return items
+    return parse
+
+
+def add_arguments(parser):
+    """Options of the `tf-ffm bench` subcommand."""
+    parser.add_argument("--profiles", type=_csv(profiles_mod.PROFILES), default=None,
+                        help="storage profiles, comma-separated: local (page cache), "
+                             "mount (rclone FUSE over emulated S3), s3 (s3:// to the "
+                             "emulated endpoint). Default: every available one")
+    parser.add_argument("--datasets", type=_csv(tuple(datagen.KINDS)), default=None,
+                        help="generated datasets: small (~10 KiB records), large "
+                             "(~150 KiB). Default: both")
+    parser.add_argument("--data", default=None, metavar="PATH",
+                        help="your own TFRecord files (a directory or a glob) "
+                             "instead of generated data")
+    parser.add_argument("--size-mb", type=float, default=None,
+                        help=f"size of each generated dataset in MiB "
+                             f"(default {DEFAULT_SIZE_MB}, --quick {QUICK_SIZE_MB})")
+    parser.add_argument("--shards", type=int, default=4,
+                        help="files per generated dataset (default 4)")
+    parser.add_argument("--repeats", type=int, default=None,
+                        help="runs per cell, readers alternated, median reported "
+                             "(default 3, --quick 1)")
+    parser.add_argument("--modes", type=_csv(("batched", "elementwise")), default=None,
+                        help="consumption: batched (batch(256).prefetch) and/or "
+                             "elementwise (`for x in ds`). Default: both (--quick: batched)")
+    parser.add_argument("--quick", action="store_true",
+                        help=f"{QUICK_SIZE_MB} MiB datasets, batched, 1 repeat: "
+                             "about a minute on 2 cores")
+    parser.add_argument("--out", default="bench-out", metavar="DIR",
+                        help="where bench.txt, bench.json and bench.png go (./bench-out)")
+    parser.add_argument("--work-dir", default=DEFAULT_WORK_DIR, metavar="DIR",
+                        help=f"where generated data is kept (default {DEFAULT_WORK_DIR})")
+    parser.add_argument("--limit-records", type=int, default=None, metavar="N",
+                        help="stop each run after about N records")
+    parser.add_argument("--min-seconds", type=float, default=None,
+                        help="each run reads whole epochs again until this long "
+                             "(default 1, --quick 0.5): stable rates on small data")
+    parser.add_argument("--latency-ms", type=float, default=20.0,
+                        help="emulated S3 first-byte latency per request (20)")
+    parser.add_argument("--rate", default="90m",
+                        help="emulated S3 per-connection rate, nginx syntax (90m)")
+    parser.add_argument("--seed", type=int, default=0, help="data generation seed")
+    return parser
+
+
+def _resolve(args):
+    """Fill the defaults that depend on --quick."""
+    opts = argparse.Namespace(**vars(args))
+    opts.profiles = args.profiles or list(profiles_mod.PROFILES)
+    opts.datasets = args.datasets or list(datagen.KINDS)
+    opts.size_mb = args.size_mb or (QUICK_SIZE_MB if args.quick else DEFAULT_SIZE_MB)
+    opts.repeats = args.repeats or (1 if args.quick else 3)
+    opts.min_seconds = (args.min_seconds if args.min_seconds is not None
+                        else 0.5 if args.quick else 1.0)
+    opts.modes = args.modes or (["batched"] if args.quick else ["batched", "elementwise"])
+    if opts.repeats < 1 or opts.shards < 1:
+        raise SystemExit("tf-ffm bench: --repeats and --shards must be >= 1")
+    return opts
+
+
+def _prepare_datasets(opts, log):
+    if opts.data:
+        manifest = datagen.describe_user_data(opts.data)
+        log(f"data: {len(manifest['files'])} files, {manifest['size'] / 1e6:,.0f} MB "
+            f"under {manifest['dir']}")
+        return {"user": manifest}
+    from tqdm import tqdm
+
+    out = {}
+    for name in opts.datasets:
+        total = int(opts.size_mb * datagen.MiB) // opts.shards * opts.shards
+        with tqdm(total=total, unit="B", unit_scale=True, desc=f"data {name}",
+                  leave=False, file=sys.stderr) as bar:
+            out[name] = datagen.generate(opts.work_dir, name, opts.size_mb, opts.shards,
+                                         opts.seed, progress=bar.update)
+        m = out[name]
+        log(f"data {name}: {len(m['files'])} files, {m['records']:,} records, "
+            f"{m['size'] / 1e6:,.0f} MB in {m['dir']}")
+    return out
+
+
+def _plan(profiles, modes, repeats):
+    """Ordered work: per repeat, per profile and dataset, the ceiling then every
+    (mode, reader) with the reader order rotated each repeat."""
+    items = []
+    for rep in range(repeats):
+        for prof in profiles:
+            for dataset, cells in prof.cells.items():
+                items.append(("ceiling", prof, dataset, None, None, rep))
+                k = rep % len(cells)
+                rotated = cells[k:] + cells[:k]
+                for mode in modes:
+                    for cell in rotated:
+                        items.append(("run", prof, dataset, cell, mode, rep))
+    return items
+
+
+def _execute(plan, opts, runs, ceilings, log):
+    from tqdm import tqdm
+
+    warned = set()
+    with tqdm(plan, desc="bench", unit="run", file=sys.stderr, dynamic_ncols=True) as bar:
+        for kind, prof, dataset, cell, mode, rep in bar:
+            if kind == "ceiling":
+                bar.set_postfix_str(f"{prof.name}/{dataset} raw ceiling")
+                target = prof.ceiling_targets[dataset]
+                try:
+                    c = runner.ceiling(target, opts.min_seconds)
+                except Exception as e:  # noqa: BLE001 -- reported, the bench goes on
+                    log(f"raw ceiling {prof.name}/{dataset} failed: {e}", bar)
+                    continue
+                ceilings.append({"profile": prof.name, "dataset": dataset,
+                                 "repeat": rep, **c})
+                continue
+            bar.set_postfix_str(f"{prof.name}/{dataset}/{mode}/{cell.label}")
+            entry = {"profile": prof.name, "dataset": dataset, "reader": cell.label,
+                     "mode": mode, "repeat": rep, "result": None, "error": None}
+            try:
+                entry["result"] = runner.run_worker(
+                    cell.reader, cell.target, mode, opts.limit_records,
+                    min_seconds=opts.min_seconds)
+            except runner.WorkerError as e:
+                entry["error"] = str(e)
+                log(f"{prof.name}/{dataset}/{mode}/{cell.label}: {e}", bar)
+            warning = (entry["result"] or {}).get("exit_warning")
+            if warning and (prof.name, cell.label) not in warned:
+                warned.add((prof.name, cell.label))
+                log(f"warning: {prof.name}/{cell.label}: {warning}", bar)
+            runs.append(entry)
+
+
+@contextlib.contextmanager
+def _terminate_as_interrupt():
+    """SIGTERM and SIGINT (unless ignored) raise KeyboardInterrupt,
+    so the servers and the mount are stopped on the way out; signals after the
+    first are ignored so that clean-up is not cut short."""
+    raised = []
+
+    def interrupt(signum, frame):
+        if raised:
+            print("tf-ffm bench: stopping servers, please wait", file=sys.stderr)
+            return
+        raised.append(signum)
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    previous = {}
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            if signal.getsignal(sig) is not signal.SIG_IGN:  # e.g. background jobs
+                previous[sig] = signal.signal(sig, interrupt)
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def run(args) -> int:
+    """Entry point of `tf-ffm bench`; returns the exit status."""
+    opts = _resolve(args)
+    out_dir = os.path.abspath(opts.out)
+    os.makedirs(out_dir, exist_ok=True)
+
+    def log(msg, bar=None):
+        (bar.write if bar is not None else print)(msg)
+        sys.stdout.flush()
+
+    try:
+        datasets = _prepare_datasets(opts, log)
+    except (OSError, ValueError) as e:
+        print(f"tf-ffm bench: {e}", file=sys.stderr)
+        return 2
+    runs, ceilings, skipped = [], [], {}
+    interrupted = False
+    started = time.time()
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(_terminate_as_interrupt())
+        try:
+            profs, skipped = profiles_mod.open_profiles(
+                stack, opts.profiles, datasets, latency_s=opts.latency_ms / 1000,
+                rate=opts.rate, log_dir=os.path.join(out_dir, "logs"))
+            for name, reason in skipped.items():
+                log(f"skipping profile {name}: {reason}")
+            if not profs:
+                log("tf-ffm bench: no profile can run")
+                return 1
+            for prof in profs:
+                log(f"profile {prof.name}: {prof.note}")
+            if any(p.name == "local" for p in profs):
+                for m in datasets.values():
+                    runner.warm_page_cache(datagen.dataset_files(m))
+            _execute(_plan(profs, opts.modes, opts.repeats), opts, runs, ceilings, log)
+        except KeyboardInterrupt:
+            interrupted = True
+            log("\ninterrupted: stopping servers; the report covers what was measured")
+    meta = {
+        "title": f"tf-ffm bench ({opts.size_mb:g} MiB per dataset, "
+                 f"median of {opts.repeats})" if not opts.data else "tf-ffm bench (user data)",
+        "started": time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(started)),
+        "duration_s": time.time() - started, "interrupted": interrupted,
+        "options": {k: v for k, v in vars(opts).items() if k != "func"},
+        "skipped_profiles": skipped, "host": platform.node(), "cpus": os.cpu_count(),
+        "python": platform.python_version(), "datasets": {
+            k: {kk: v for kk, v in m.items() if kk != "files"} for k, m in datasets.items()},
+    }
+    try:
+        import tensorflow as tf
+        meta["tensorflow"] = tf.__version__
+    except ImportError:
+        pass
+    if not runs:
+        log("no measurement finished")
+        return 130 if interrupted else 1
+    paths = report.write_all(out_dir, runs, ceilings, meta)
+    print()
+    print(paths["table_text"])
+    print()
+    print(report.format_ceilings(ceilings))
+    if paths["notes"]:
+        print(paths["notes"])
+    for name, reason in skipped.items():
+        print(f"skipped {name}: {reason}")
+    print(f"\nwrote {paths['table']}, {paths['json']}"
+          + (f", {paths['chart']}" if "chart" in paths else ""))
+    failed = sum(1 for r in runs if r["error"])
+    if interrupted:
+        return 130
+    return 1 if failed else 0
+
+
+def main(argv=None):
+    parser = add_arguments(argparse.ArgumentParser(prog="tf-ffm bench",
+                                                   description=__doc__.split("\n")[0]))
+    return run(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,241 @@
+"""Run measurements: one reader run per fresh subprocess, and the raw ceiling.
+
+A reader run starts `python -m tf_ffm.bench.worker` so that no state (page
+cache aside), thread pool or allocator high-water mark carries over from one
+run to the next, and peak RSS belongs to that run alone.
+
+The raw ceiling is what the storage delivers to parallel ranged reads with no
+parsing: 8 MiB ranges, 16 at once, with os.pread for paths (local or mount)
+and HTTP range GETs for an endpoint. A reader's throughput divided by it says
+how much of the available bandwidth the reader uses.
+"""
+import concurrent.futures
+import dataclasses
+import http.client
+import json
+import os
+import resource
+import subprocess
+import sys
+import threading
+import time
+import urllib.parse
+from typing import Dict, List, Optional
+
+CHUNK = 8 << 20
+IN_FLIGHT = 16
+_PACKAGE_PARENT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+@dataclasses.dataclass
+class Target:
+    """What one reader reads in one profile: files plus the environment to read them."""
+
+    paths: List[str]                 # local or mount paths, or s3:// URIs
+    sizes: List[int]                 # bytes of each file
+    env: Dict[str, str] = dataclasses.field(default_factory=dict)
+    urls: Optional[List[str]] = None  # http URLs of the same files (ceiling)
+    helper_pgid: Optional[int] = None  # process group serving the reads (the
+                                       # mount's rclone): its CPU is measured too
+
+    @property
+    def total_bytes(self) -> int:
+        return sum(self.sizes)
+
+
+class WorkerError(RuntimeError):
+    """A measurement subprocess failed; the message ends with its stderr."""
+
+
+def _process_cpu_s():
+    ru = resource.getrusage(resource.RUSAGE_SELF)
+    return ru.ru_utime + ru.ru_stime
+
+
+def group_cpu_s(pgid) -> float:
+    """CPU seconds (user+sys) used so far by the live processes of group pgid."""
+    if not pgid:
+        return 0.0
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid:
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / tick
+
+
+def worker_command(reader, target, mode, limit=None, min_seconds=0.0, python=None):
+    cmd = [python or sys.executable, "-m", "tf_ffm.bench.worker",
+           "--reader", reader, "--mode", mode, "--file-bytes", str(target.total_bytes),
+           "--min-seconds", str(min_seconds)]
+    if limit:
+        cmd += ["--limit-records", str(limit)]
+    return cmd + ["--files", *target.paths]
+
+
+def run_worker(reader, target, mode, limit=None, *, min_seconds=0.0, timeout_s=1800):
+    """One measurement in a fresh interpreter; returns the worker's JSON dict.
+
+    min_seconds: whole epochs are read again until this much time has passed.
+    The CPU time of target.helper_pgid during the run (e.g. the rclone mount)
+    is added to the result as "helper_cpu_s".
+    """
+    helper_pgid = target.helper_pgid
+    env = dict(os.environ)
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    env["PYTHONPATH"] = os.pathsep.join(
+        p for p in (_PACKAGE_PARENT, env.get("PYTHONPATH")) if p)
+    env.update(target.env)
+    helper0 = group_cpu_s(helper_pgid)
+    started = time.perf_counter()
+    try:
+        proc = subprocess.run(worker_command(reader, target, mode, limit, min_seconds),
+                              env=env,
+                              stdin=subprocess.DEVNULL, capture_output=True,
+                              text=True, timeout=timeout_s)
+    except subprocess.TimeoutExpired as e:
+        raise WorkerError(f"{reader}/{mode}: no result after {timeout_s} s") from e
+    helper = group_cpu_s(helper_pgid) - helper0
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
+    tail = "\n".join(proc.stderr.strip().splitlines()[-6:])
+    if not lines:
+        raise WorkerError(f"{reader}/{mode} exited with {proc.returncode}:\n{tail}")
+    result = json.loads(lines[-1])
+    result["process_s"] = time.perf_counter() - started  # start-up and exit included
+    if proc.returncode != 0:
+        # The measurement finished and is kept, but the crash (e.g. at
+        # interpreter exit) is reported, never hidden.
+        result["exit_warning"] = (f"exited with {proc.returncode} after measuring:\n"
+                                  f"{tail}")
+    if helper_pgid:
+        result["helper_cpu_s"] = helper
+    return result
+
+
+def _ranges(sizes, chunk):
+    for i, size in enumerate(sizes):
+        for off in range(0, size, chunk):
+            yield i, off, min(chunk, size - off)
+
+
+def _run_parallel(read_range, sizes, chunk, in_flight, min_seconds):
+    """Read every range `in_flight` at a time, in whole passes over all files
+    until min_seconds have passed (so a small dataset still gives a rate)."""
+    expected = sum(sizes)
+    total = passes = 0
+    with concurrent.futures.ThreadPoolExecutor(in_flight) as pool:
+        cpu0 = _process_cpu_s()
+        t0 = time.perf_counter()
+        while True:
+            # Submitted all at once; the pool runs in_flight of them at a time.
+            jobs = [pool.submit(read_range, *r) for r in _ranges(sizes, chunk)]
+            got = sum(j.result() for j in jobs)
+            if got != expected:
+                raise IOError(f"raw read returned {got} bytes, expected {expected}")
+            total += got
+            passes += 1
+            if time.perf_counter() - t0 >= min_seconds or passes >= 100:
+                break
+        wall = time.perf_counter() - t0
+        cpu = _process_cpu_s() - cpu0
+    return {"bytes": total, "wall_s": wall, "cpu_s": cpu, "passes": passes}
+
+
+def ceiling_posix(paths, sizes=None, chunk=CHUNK, in_flight=IN_FLIGHT, min_seconds=0.0):
+    """Parallel os.pread of every file in `chunk` ranges, `in_flight` at once.
+
+    Each range opens the file anew: on a FUSE mount a file handle streams
+    sequentially, so separate handles are what lets ranges run in parallel.
+    """
+    sizes = sizes or [os.path.getsize(p) for p in paths]
+    local = threading.local()
+
+    def read_range(i, off, length):
+        buf = getattr(local, "buf", None)
+        if buf is None:
+            buf = local.buf = bytearray(chunk)
+        view = memoryview(buf)
+        fd = os.open(paths[i], os.O_RDONLY)
+        try:
+            done = 0
+            while done < length:
+                n = os.preadv(fd, [view[done:length]], off + done)
+                if n == 0:
+                    raise IOError(f"{paths[i]}: short read at {off + done}")
+                done += n
+        finally:
+            os.close(fd)
+        return done
+
+    return _run_parallel(read_range, sizes, chunk, in_flight, min_seconds)
+
+
+def ceiling_http(urls, sizes, chunk=CHUNK, in_flight=IN_FLIGHT, min_seconds=0.0):
+    """Parallel HTTP range GETs of every URL, `in_flight` keep-alive connections."""
+    local = threading.local()
+    parsed = [urllib.parse.urlsplit(u) for u in urls]
+
+    def connection(netloc, fresh=False):
+        conns = getattr(local, "conns", None)
+        if conns is None:
+            conns = local.conns = {}
+        if fresh or netloc not in conns:
+            if netloc in conns:
+                conns[netloc].close()
+            conns[netloc] = http.client.HTTPConnection(netloc, timeout=60)
+        return conns[netloc]
+
+    def read_range(i, off, length):
+        buf = getattr(local, "buf", None)
+        if buf is None:
+            buf = local.buf = bytearray(chunk)
+        view = memoryview(buf)
+        u = parsed[i]
+        for attempt in range(2):
+            conn = connection(u.netloc, fresh=attempt > 0)
+            try:
+                conn.request("GET", u.path,
+                             headers={"Range": f"bytes={off}-{off + length - 1}"})
+                resp = conn.getresponse()
+                if resp.status != 206:
+                    raise IOError(f"{urls[i]}: HTTP {resp.status} for a range GET")
+                done = 0
+                while done < length:
+                    n = resp.readinto(view[done:length])
+                    if not n:
+                        break
+                    done += n
+                resp.read()  # drain so the connection can be reused
+                if done != length:
+                    raise IOError(f"{urls[i]}: {done} of {length} bytes at {off}")
+                return done
+            except (http.client.RemoteDisconnected, ConnectionResetError,
+                    BrokenPipeError):
+                if attempt:
+                    raise
+        raise AssertionError("unreachable")
+
+    return _run_parallel(read_range, sizes, chunk, in_flight, min_seconds)
+
+
+def ceiling(target, min_seconds=0.0):
+    """The raw ceiling for a target: HTTP when it has URLs, else pread."""
+    if target.urls:
+        return ceiling_http(target.urls, target.sizes, min_seconds=min_seconds)
+    return ceiling_posix(target.paths, target.sizes, min_seconds=min_seconds)
+
+
+def warm_page_cache(paths, block=CHUNK):
+    """Read every file once so a local profile measures reads from memory."""
+    buf = bytearray(block)
+    for path in paths:
+        with open(path, "rb", buffering=0) as f:
+            while f.readinto(buf):
+                pass

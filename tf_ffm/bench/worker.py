@@ -1,0 +1,166 @@
+"""One benchmark measurement, run in a fresh interpreter by runner.py.
+
+    python -m tf_ffm.bench.worker --reader stock|stock_autotune|ffm \
+        --mode batched|elementwise [--limit-records N] [--min-seconds S] \
+        --files F1 F2 ...
+
+prints one JSON object on the last line of stdout:
+    {"reader", "mode", "records", "bytes", "bytes_exact", "epochs", "wall_s",
+     "first_record_s", "cpu_s", "peak_rss_mb"}
+
+Readers (the consumption code is the same for all):
+    stock           tf.data.TFRecordDataset(files, num_parallel_reads=None)
+    stock_autotune  tf.data.TFRecordDataset(files, num_parallel_reads=AUTOTUNE)
+    ffm             tf_ffm.FFMRecordDataset(files, num_parallel_reads=None)
+Modes:
+    batched         ds.batch(256).prefetch(AUTOTUNE), iterated
+    elementwise     `for x in ds:`, as in the seed article's loop
+
+Wall and CPU time cover iterator creation and the loop only (not the
+TensorFlow import or dataset construction), over whole epochs repeated until
+--min-seconds have passed; CPU is the whole process's
+user+sys time (all of TensorFlow's threads), peak RSS its lifetime maximum.
+Bytes are record payload bytes: summed per batch in batched mode; in
+elementwise mode taken from the file sizes minus the framing (exact when
+every record was read, estimated from a sample otherwise) so the loop does
+nothing but iterate.
+"""
+import argparse
+import json
+import os
+import resource
+import sys
+import time
+
+READERS = ("stock", "stock_autotune", "ffm")
+MODES = ("batched", "elementwise")
+BATCH = 256
+FRAMING_BYTES = 16
+
+
+def _cpu_s():
+    ru = resource.getrusage(resource.RUSAGE_SELF)
+    return ru.ru_utime + ru.ru_stime
+
+
+def make_dataset(reader, files):
+    import tensorflow as tf
+
+    if reader == "stock":
+        return tf.data.TFRecordDataset(files, num_parallel_reads=None)
+    if reader == "stock_autotune":
+        return tf.data.TFRecordDataset(files, num_parallel_reads=tf.data.AUTOTUNE)
+    if reader == "ffm":
+        import tf_ffm  # only this reader loads the op library
+
+        return tf_ffm.FFMRecordDataset(files, num_parallel_reads=None)
+    raise ValueError(f"unknown reader {reader!r}; expected one of {READERS}")
+
+
+def _consume_batched(pipeline, limit):
+    import tensorflow as tf
+
+    records = nbytes = 0
+    first = None
+    t0 = time.perf_counter()
+    for batch in pipeline:
+        if first is None:
+            first = time.perf_counter() - t0
+        records += int(batch.shape[0])
+        nbytes += int(tf.reduce_sum(tf.strings.length(batch)))
+        if limit and records >= limit:
+            break
+    return records, nbytes, first
+
+
+def _consume_elementwise(pipeline, limit):
+    records = 0
+    first = None
+    t0 = time.perf_counter()
+    for x in pipeline:  # noqa: B007 -- the loop itself is what is measured
+        records += 1
+        if first is None:
+            first = time.perf_counter() - t0
+        if limit and records >= limit:
+            break
+    return records, None, first
+
+
+def _sample_mean_payload(reader, files, n=256):
+    sample = make_dataset(reader, files).take(n).as_numpy_iterator()
+    lengths = [len(x) for x in sample]
+    return sum(lengths) / max(1, len(lengths))
+
+
+def measure(reader, files, mode, limit=None, file_bytes=None, min_seconds=0.0):
+    """Read `files` with `reader` in `mode` and return the measurement.
+
+    Whole epochs (a new iterator each, as in training) are read until
+    `min_seconds` have passed, so short datasets still give a stable rate;
+    `limit` caps the records over all epochs. file_bytes: the files' total
+    size (needed in elementwise mode for s3:// URIs).
+    """
+    import tensorflow as tf
+
+    ds = make_dataset(reader, files)
+    if mode == "batched":
+        pipeline, consume = ds.batch(BATCH).prefetch(tf.data.AUTOTUNE), _consume_batched
+    else:
+        pipeline, consume = ds, _consume_elementwise
+    records = nbytes = epochs = 0
+    partial = None  # records of an epoch cut short by the limit (elementwise)
+    first = None
+    cpu0 = _cpu_s()
+    t0 = time.perf_counter()
+    while True:
+        r, b, f = consume(pipeline, limit - records if limit else None)
+        epochs += 1
+        first = f if first is None else first
+        records += r
+        limited = bool(limit) and records >= limit
+        if b is not None:
+            nbytes += b
+        elif limited:
+            partial = r
+        else:
+            if file_bytes is None:
+                file_bytes = sum(os.path.getsize(p) for p in files)
+            nbytes += file_bytes - FRAMING_BYTES * r
+        if limited or r == 0 or time.perf_counter() - t0 >= min_seconds:
+            break
+    wall = time.perf_counter() - t0
+    cpu = _cpu_s() - cpu0
+    if partial:
+        nbytes += int(partial * _sample_mean_payload(reader, files))
+    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
+    return {"reader": reader, "mode": mode, "records": records, "bytes": nbytes,
+            "bytes_exact": not partial, "epochs": epochs, "wall_s": wall,
+            "first_record_s": first, "cpu_s": cpu, "peak_rss_mb": peak_kib * 1024 / 1e6}
+
+
+def build_parser():
+    p = argparse.ArgumentParser(prog="python -m tf_ffm.bench.worker",
+                                description="one benchmark measurement")
+    p.add_argument("--reader", choices=READERS, required=True)
+    p.add_argument("--mode", choices=MODES, default="batched")
+    p.add_argument("--limit-records", type=int, default=None,
+                   help="stop after about N records (batched: whole batches)")
+    p.add_argument("--min-seconds", type=float, default=0.0,
+                   help="read whole epochs again until this much time has passed")
+    p.add_argument("--file-bytes", type=int, default=None,
+                   help="total size of the files (for s3:// URIs)")
+    p.add_argument("--files", nargs="+", required=True)
+    return p
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    result = measure(args.reader, args.files, args.mode, args.limit_records,
+                     args.file_bytes, args.min_seconds)
+    sys.stdout.write("\n" + json.dumps(result) + "\n")
+    sys.stdout.flush()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
