@@ -33,23 +33,50 @@ absl::StatusOr<std::unique_ptr<ByteSource>> PosixSource::Open(
                           st.st_mtim.tv_nsec));
 }
 
-PosixSource::~PosixSource() { ::close(fd_); }
+PosixSource::~PosixSource() {
+  for (int fd : idle_) ::close(fd);
+}
+
+absl::StatusOr<int> PosixSource::TakeFd() const {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!idle_.empty()) {
+      int fd = idle_.back();
+      idle_.pop_back();
+      return fd;
+    }
+  }
+  int fd = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return ErrnoToStatus(errno, absl::StrCat(path_, ": open failed"));
+  return fd;
+}
+
+void PosixSource::ReturnFd(int fd) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  idle_.push_back(fd);
+}
 
 absl::StatusOr<size_t> PosixSource::ReadAt(uint64_t offset, size_t n,
                                            char* dst) const {
+  absl::StatusOr<int> fd = TakeFd();
+  if (!fd.ok()) return fd.status();
   size_t done = 0;
+  absl::Status error;
   while (done < n) {
-    ssize_t r = ::pread(fd_, dst + done, n - done,
+    ssize_t r = ::pread(*fd, dst + done, n - done,
                         static_cast<off_t>(offset + done));
     if (r == 0) break;  // end of file
     if (r < 0) {
       if (errno == EINTR) continue;
-      return ErrnoToStatus(
+      error = ErrnoToStatus(
           errno, absl::StrCat(path_, ": read failed at byte offset ",
                               offset + done));
+      break;
     }
     done += static_cast<size_t>(r);
   }
+  ReturnFd(*fd);
+  if (!error.ok()) return error;
   return done;
 }
 

@@ -1,10 +1,18 @@
 // ByteSource over a local or mounted (FUSE, e.g. SageMaker Fast File Mode)
-// file, read with pread(2) so concurrent reads need no locking.
+// file, read with pread(2).
+//
+// Concurrent reads each get a file descriptor of their own (a small pool,
+// opened on demand): a FUSE filesystem such as rclone or Fast File Mode keeps
+// one stream per open file, so parallel preads on one descriptor make it seek
+// back and forth (measured on an rclone mount: 4 MB/s on one descriptor,
+// against ~100 MB/s for one sequential reader).
 #ifndef FFM_IO_POSIX_SOURCE_H_
 #define FFM_IO_POSIX_SOURCE_H_
 
 #include <memory>
+#include <mutex>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "ffm/io/byte_source.h"
@@ -27,11 +35,17 @@ class PosixSource final : public ByteSource {
 
  private:
   PosixSource(std::string path, int fd, uint64_t size, int64_t mtime_ns)
-      : path_(std::move(path)), fd_(fd), size_(size), mtime_ns_(mtime_ns) {}
+      : path_(std::move(path)), size_(size), mtime_ns_(mtime_ns), idle_{fd} {}
+
+  // A descriptor no other read is using; opens another if all are busy.
+  absl::StatusOr<int> TakeFd() const;
+  void ReturnFd(int fd) const;
+
   const std::string path_;
-  const int fd_;
   const uint64_t size_;
   const int64_t mtime_ns_;
+  mutable std::mutex mu_;
+  mutable std::vector<int> idle_;  // at most one per concurrent reader
 };
 
 }  // namespace ffm
