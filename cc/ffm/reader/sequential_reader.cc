@@ -6,6 +6,20 @@
 
 namespace ffm {
 
+struct SequentialReader::Preopened {
+  int64_t file;
+  std::mutex mu;
+  std::condition_variable cv;
+  bool done = false;
+  absl::StatusOr<std::unique_ptr<FileCursor>> cursor;
+
+  std::unique_ptr<FileCursor> Wait() {
+    std::unique_lock<std::mutex> lock(mu);
+    cv.wait(lock, [this] { return done; });
+    return cursor.ok() ? *std::move(cursor) : nullptr;
+  }
+};
+
 SequentialReader::SequentialReader(std::vector<std::string> files,
                                    SourceOpener open,
                                    const SequentialReaderOptions& options)
@@ -17,12 +31,58 @@ SequentialReader::SequentialReader(std::vector<std::string> files,
       slots_(std::max(1, options.cycle_length)) {}
 
 SequentialReader::~SequentialReader() {
+  DropPreopened();
   slots_.clear();  // cancels and waits for in-flight reads
   pool_.reset();
 }
 
+void SequentialReader::DropPreopened() {
+  for (auto& p : preopened_) p->Wait();  // the open may still be running
+  preopened_.clear();
+}
+
+void SequentialReader::OpenAhead() {
+  const int64_t num_files = static_cast<int64_t>(files_.size());
+  while (!file_source_ && !open_ahead_failed_ &&
+         preopened_.size() < slots_.size() &&
+         next_file_ + static_cast<int64_t>(preopened_.size()) < num_files &&
+         budget_->in_use() + options_.cursor.prefetch.chunk_size <=
+             budget_->limit()) {
+    auto p = std::make_shared<Preopened>();
+    p->file = next_file_ + static_cast<int64_t>(preopened_.size());
+    preopened_.push_back(p);
+    pool_->Schedule([this, p] {
+      absl::StatusOr<std::unique_ptr<FileCursor>> cursor;
+      absl::StatusOr<std::unique_ptr<ByteSource>> source = open_(files_[p->file]);
+      if (source.ok()) {
+        cursor = FileCursor::Open(*std::move(source), 0, options_.cursor,
+                                  pool_.get(), budget_);
+      } else {
+        cursor = source.status();
+      }
+      std::lock_guard<std::mutex> lock(p->mu);
+      p->cursor = std::move(cursor);
+      p->done = true;
+      p->cv.notify_all();
+    });
+  }
+}
+
 absl::Status SequentialReader::OpenSlot(size_t slot, int64_t file,
                                         uint64_t offset) {
+  if (!preopened_.empty() && preopened_.front()->file == file && offset == 0) {
+    std::shared_ptr<Preopened> p = preopened_.front();
+    preopened_.pop_front();
+    std::unique_ptr<FileCursor> cursor = p->Wait();
+    if (cursor != nullptr) {
+      slots_[slot].file = file;
+      slots_[slot].cursor = std::move(cursor);
+      ++num_open_;
+      return absl::OkStatus();
+    }
+    open_ahead_failed_ = true;  // open it again below: same error, in order
+    DropPreopened();
+  }
   absl::StatusOr<std::unique_ptr<ByteSource>> source = open_(files_[file]);
   if (!source.ok()) return source.status();
   absl::StatusOr<std::unique_ptr<FileCursor>> cursor =
@@ -49,6 +109,7 @@ absl::Status SequentialReader::ReadRecord(
       absl::Status s = slot.cursor->ReadRecord(allocate);
       if (s.ok()) {
         AdvanceCycle();
+        OpenAhead();
         return s;
       }
       if (!absl::IsOutOfRange(s)) return s;
@@ -108,6 +169,7 @@ absl::Status SequentialReader::Restore(const ReaderPosition& p) {
         " slots, next file ", p.next_file, "; dataset has ", slots_.size(),
         " slots and ", num_files, " files)"));
   }
+  DropPreopened();
   for (Slot& slot : slots_) {
     slot.cursor.reset();
     slot.file = -1;
