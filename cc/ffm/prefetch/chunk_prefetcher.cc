@@ -119,6 +119,9 @@ void ChunkPrefetcher::Read(std::shared_ptr<Slot> slot) {
   // the destructor still waits for us.
   slot.reset();
   --running_;
+  // Keep the window full without waiting for the consumer: a slow head read
+  // must not leave the other connections idle.
+  if (!cancelled_) RefillLocked(/*consumer_waiting=*/false);
   cv_.notify_all();  // under the lock: the destructor may run right after
 }
 
