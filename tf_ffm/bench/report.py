@@ -7,7 +7,8 @@ Inputs are the raw records main.py collects:
 
 Units: MB = 1e6 bytes, GB = 1e9 bytes. CPU % is process CPU time over wall
 time (100 % = one core busy). "of ceiling" is MB/s over the raw parallel
-ranged-read rate of the same storage; "vs stock" is MB/s over the best of
+ranged-read rate of the same storage (for every row of the s3 profile, that of
+direct range GETs); "vs stock" is MB/s over the best of
 the stock reader's configurations (num_parallel_reads None or AUTOTUNE) for
 the same dataset and consumption mode in the same profile (for s3, where
 the stock reader cannot go, its runs on the mount).
