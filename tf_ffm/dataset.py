@@ -123,7 +123,8 @@ class FFMRecordDataset(dataset_ops.DatasetV2):
       memory_budget: bytes of readahead across all open files (256 MiB); the
         chunk being consumed is always read, so the bound is
         memory_budget + one chunk per open file.
-      io_threads: concurrent reads per iterator (16; 64 with shuffle="global").
+      io_threads: concurrent reads per iterator (16; 128 for shuffle="global"
+        over s3://).
       deterministic: accepted for tf.data compatibility; files given as a
         tensor are always read in deterministic order.
       verify_crc: check both CRC32C values of every record (True).
@@ -153,8 +154,10 @@ class FFMRecordDataset(dataset_ops.DatasetV2):
         del buffer_size  # see docstring
         index = _check_index_args(index, shuffle, shard, compression_type, filenames)
         if io_threads is None:
-            # Random reads are small: more of them in flight hide latency.
-            io_threads = 64 if shuffle == "global" else 16
+            # Globally shuffled reads are one small GET each: on S3 only many
+            # in flight hide the latency; on local disks threads only cost.
+            remote = index is not None and any(f.startswith("s3://") for f in index.files)
+            io_threads = 128 if shuffle == "global" and remote else 16
         num_parallel_reads = _static_int(num_parallel_reads, "num_parallel_reads")
         if num_parallel_reads is not None and num_parallel_reads != tf.data.AUTOTUNE \
                 and num_parallel_reads < 1:

@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "arrow/filesystem/s3fs.h"
 #include "arrow/io/interfaces.h"
+#include "arrow/io/type_fwd.h"
 #include "ffm/io/io_stats.h"
 #include "ffm/io/retry.h"
 #include "ffm/io/s3_uri.h"
@@ -18,6 +19,21 @@
 namespace ffm {
 
 namespace {
+
+constexpr int kMaxConnections = 256;
+
+// The certificate or the CA configuration is wrong: retrying cannot help.
+// Only curl's verification codes count, not any text mentioning SSL: a
+// connection dropped mid-body over TLS reads "curlCode: 56, ... OpenSSL
+// SSL_read: ... unexpected eof" and is transient.
+bool IsTlsVerificationFailure(absl::string_view m) {
+  for (absl::string_view code : {"curlCode: 58,", "curlCode: 60,",
+                                 "curlCode: 77,", "curlCode: 83,",
+                                 "curlCode: 90,", "curlCode: 91,"}) {
+    if (absl::StrContains(m, code)) return true;
+  }
+  return false;
+}
 
 // Arrow reports AWS failures as IOError text; the AWS error name or HTTP
 // status in it is all there is to classify them by.
@@ -44,8 +60,7 @@ absl::Status FromArrow(const arrow::Status& s, const std::string& context) {
     return absl::PermissionDeniedError(absl::StrCat(
         msg, " (check the credentials in use and the bucket policy)"));
   }
-  if (has("curlCode: 60") || has("curlCode: 35") || has("curlCode: 77") ||
-      has("SSL")) {
+  if (IsTlsVerificationFailure(m) || has("curlCode: 35,")) {
     return absl::FailedPreconditionError(absl::StrCat(
         msg, " (TLS verification failed: set AWS_CA_BUNDLE or "
              "S3Options(ca_file=...) for a private CA)"));
@@ -63,6 +78,27 @@ absl::Status FromArrow(const arrow::Status& s, const std::string& context) {
   return absl::UnknownError(msg);
 }
 
+// The SDK's standard retries, except for a certificate that does not verify:
+// the SDK counts that as a network error and retried it for about 90 s
+// (10 attempts with backoff) before reporting it.
+class NoRetryOnTlsVerification final : public arrow::fs::S3RetryStrategy {
+ public:
+  explicit NoRetryOnTlsVerification(std::shared_ptr<S3RetryStrategy> base)
+      : base_(std::move(base)) {}
+  bool ShouldRetry(const AWSErrorDetail& error,
+                   int64_t attempted_retries) override {
+    return !IsTlsVerificationFailure(error.message) &&
+           base_->ShouldRetry(error, attempted_retries);
+  }
+  int64_t CalculateDelayBeforeNextRetry(const AWSErrorDetail& error,
+                                        int64_t attempted_retries) override {
+    return base_->CalculateDelayBeforeNextRetry(error, attempted_retries);
+  }
+
+ private:
+  const std::shared_ptr<S3RetryStrategy> base_;
+};
+
 arrow::fs::S3Options ToArrowOptions(const S3Config& c) {
   arrow::fs::S3Options o = c.anonymous ? arrow::fs::S3Options::Anonymous()
                                        : arrow::fs::S3Options::Defaults();
@@ -76,8 +112,8 @@ arrow::fs::S3Options ToArrowOptions(const S3Config& c) {
   o.request_timeout = c.request_timeout_s;
   o.tls_ca_file_path = c.ca_file;
   o.tls_verify_certificates = c.verify_tls;
-  o.retry_strategy =
-      arrow::fs::S3RetryStrategy::GetAwsStandardRetryStrategy(c.max_attempts);
+  o.retry_strategy = std::make_shared<NoRetryOnTlsVerification>(
+      arrow::fs::S3RetryStrategy::GetAwsStandardRetryStrategy(c.max_attempts));
   return o;
 }
 
@@ -97,6 +133,11 @@ absl::StatusOr<std::shared_ptr<arrow::fs::S3FileSystem>> SharedFileSystem(
     if (!init.ok() && !arrow::fs::IsS3Initialized()) {
       return FromArrow(init, "initialising S3");
     }
+  }
+  // Arrow sizes the client's connection pool as max(IO pool capacity, 25):
+  // random reads need more requests in flight than that.
+  if (arrow::io::GetIOThreadPoolCapacity() < kMaxConnections) {
+    (void)arrow::io::SetIOThreadPoolCapacity(kMaxConnections);
   }
   auto fs = arrow::fs::S3FileSystem::Make(ToArrowOptions(config));
   if (!fs.ok()) return FromArrow(fs.status(), "creating the S3 client");
