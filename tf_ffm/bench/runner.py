@@ -22,6 +22,8 @@ import time
 import urllib.parse
 from typing import Dict, List, Optional
 
+from tf_ffm.bench import servers
+
 CHUNK = 8 << 20
 IN_FLIGHT = 16
 _PACKAGE_PARENT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -56,19 +58,8 @@ def group_cpu_s(pgid) -> float:
     """CPU seconds (user+sys) used so far by the live processes of group pgid."""
     if not pgid:
         return 0.0
-    tick = os.sysconf("SC_CLK_TCK")
-    total = 0
-    for pid in os.listdir("/proc"):
-        if not pid.isdigit():
-            continue
-        try:
-            with open(f"/proc/{pid}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[2]) == pgid:
-            total += int(fields[11]) + int(fields[12])  # utime, stime
-    return total / tick
+    ticks = sum(int(f[11]) + int(f[12]) for f in servers.group_stats(pgid))
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def worker_command(reader, target, mode, limit=None, min_seconds=0.0, python=None):

@@ -80,6 +80,12 @@ def _group_alive(pgid) -> bool:
     except PermissionError:
         return True
     # killpg(…, 0) also succeeds for zombies; look for a live member.
+    return any(fields[0] != "Z" for fields in group_stats(pgid))
+
+
+def group_stats(pgid):
+    """The /proc/PID/stat fields (after the command name) of each process in
+    group `pgid`: [0] state, [11] utime, [12] stime in clock ticks."""
     for pid in os.listdir("/proc"):
         if not pid.isdigit():
             continue
@@ -88,9 +94,8 @@ def _group_alive(pgid) -> bool:
                 fields = f.read().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        if int(fields[2]) == pgid and fields[0] != "Z":
-            return True
-    return False
+        if int(fields[2]) == pgid:
+            yield fields
 
 
 class EmulatedS3:
