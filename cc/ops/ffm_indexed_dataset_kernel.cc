@@ -284,6 +284,7 @@ class FFMIndexedDatasetOp : public DatasetOpKernel {
                     " filenames given; build the index from the same list")));
     IndexedParams params = params_;
     params.plan.seed = static_cast<uint64_t>(seed);
+    params.reader = params_.reader.Resolved();
     *output = new IndexedDataset(
         ctx, std::move(files), std::string(index_bytes),
         std::make_shared<const ffm::RecordIndex>(*std::move(index)),

@@ -266,7 +266,8 @@ class FFMRecordDatasetOp : public DatasetOpKernel {
           files.size(), 1, kAutoCycleLength));
     }
     *output = new Dataset(ctx, std::move(files), std::string(compression_type),
-                          options, cycle_length_, first_chunk_size_, attrs_);
+                          options, cycle_length_, first_chunk_size_,
+                          attrs_.Resolved());
   }
 
  private:

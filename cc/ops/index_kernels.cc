@@ -30,20 +30,26 @@ Tensor ScalarInt(int64_t v) {
   return t;
 }
 
-// Base for kernels that reach files: the S3 configuration, read once.
+// Base for kernels that reach files. The S3 configuration is read at each
+// call: eager mode caches kernels, and the environment may change between.
 class FileOpKernel : public OpKernel {
  public:
   explicit FileOpKernel(OpKernelConstruction* ctx) : OpKernel(ctx) {
-    std::string s3_options;
-    OP_REQUIRES_OK(ctx, ctx->GetAttr("s3_options", &s3_options));
-    source_options_.s3 = S3ConfigFromEnvAnd(s3_options);
+    OP_REQUIRES_OK(ctx, ctx->GetAttr("s3_options", &s3_options_));
   }
 
  protected:
   std::string ScalarString(OpKernelContext* ctx, int i) {
     return std::string(ctx->input(i).scalar<tstring>()());
   }
-  ffm::SourceOptions source_options_;
+  ffm::SourceOptions Sources() const {
+    ffm::SourceOptions options;
+    options.s3 = S3ConfigFromEnvAnd(s3_options_);
+    return options;
+  }
+
+ private:
+  std::string s3_options_;
 };
 
 class ScanFileOp : public FileOpKernel {
@@ -51,7 +57,7 @@ class ScanFileOp : public FileOpKernel {
   using FileOpKernel::FileOpKernel;
   void Compute(OpKernelContext* ctx) override {
     std::string uri = ScalarString(ctx, 0);
-    auto source = ffm::OpenByteSource(uri, source_options_);
+    auto source = ffm::OpenByteSource(uri, Sources());
     OP_REQUIRES_OK(ctx, source.status());
     ffm::PrefetchOptions prefetch;
     ffm::ThreadPool pool(prefetch.max_in_flight);
@@ -68,7 +74,7 @@ class StatFileOp : public FileOpKernel {
  public:
   using FileOpKernel::FileOpKernel;
   void Compute(OpKernelContext* ctx) override {
-    auto source = ffm::OpenByteSource(ScalarString(ctx, 0), source_options_);
+    auto source = ffm::OpenByteSource(ScalarString(ctx, 0), Sources());
     OP_REQUIRES_OK(ctx, source.status());
     ctx->set_output(0, ScalarInt(static_cast<int64_t>((*source)->size())));
     ctx->set_output(1, ScalarInt((*source)->mtime_ns()));
@@ -79,7 +85,7 @@ class ReadFileOp : public FileOpKernel {
  public:
   using FileOpKernel::FileOpKernel;
   void Compute(OpKernelContext* ctx) override {
-    auto bytes = ffm::ReadWholeObject(ScalarString(ctx, 0), source_options_);
+    auto bytes = ffm::ReadWholeObject(ScalarString(ctx, 0), Sources());
     OP_REQUIRES_OK(ctx, bytes.status());
     Tensor t(DT_STRING, TensorShape({}));
     t.scalar<tstring>()() = *std::move(bytes);
@@ -95,7 +101,7 @@ class WriteFileOp : public FileOpKernel {
     OP_REQUIRES_OK(ctx, ffm::WriteWholeObject(
                             ScalarString(ctx, 0),
                             absl::string_view(contents.data(), contents.size()),
-                            source_options_));
+                            Sources()));
   }
 };
 

@@ -21,7 +21,9 @@ struct ReaderAttrs {
   int64_t io_threads = 0;
   bool verify_crc = true;
   std::string s3_options;
-  ffm::SourceOptions source_options;  // environment + s3_options
+  // The environment + s3_options, resolved when a dataset is made (not when
+  // the kernel is built: eager mode caches kernels across env changes).
+  ffm::SourceOptions source_options;
 
   absl::Status Read(OpKernelConstruction* ctx) {
     TF_RETURN_IF_ERROR(ctx->GetAttr("chunk_size", &chunk_size));
@@ -41,8 +43,14 @@ struct ReaderAttrs {
       return absl::InvalidArgumentError(
           absl::StrCat("io_threads must be in [1, 1024], got ", io_threads));
     }
-    source_options.s3 = S3ConfigFromEnvAnd(s3_options);
     return absl::OkStatus();
+  }
+
+  // A copy with the S3 configuration read from the environment now.
+  ReaderAttrs Resolved() const {
+    ReaderAttrs out = *this;
+    out.source_options.s3 = S3ConfigFromEnvAnd(s3_options);
+    return out;
   }
 
   void AddTo(DatasetBase::DatasetGraphDefBuilder* b,
