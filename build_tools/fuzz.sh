@@ -13,8 +13,8 @@ eval "$("$VIRTUAL_ENV/bin/python" "$ROOT/build_tools/tf_build_info.py" | sed 's/
 OUT="$ROOT/build/fuzz"
 mkdir -p "$OUT"
 ENGINE=(cc/ffm/prefetch/byte_budget.cc cc/ffm/prefetch/chunk_prefetcher.cc
-        cc/ffm/prefetch/executor.cc cc/ffm/tfrecord/chunk_stream.cc
-        cc/ffm/tfrecord/record_reader.cc cc/ffm/tfrecord/zlib_stream.cc
+        cc/ffm/prefetch/executor.cc cc/ffm/stream/chunk_stream.cc cc/ffm/stream/compression.cc
+        cc/ffm/tfrecord/record_reader.cc cc/ffm/stream/zlib_stream.cc
         cc/ffm/index/record_index.cc cc/ffm/reader/read_plan.cc)
 FLAGS=(-std=c++17 -O1 -g -fsanitize=fuzzer,address,undefined -msse4.2 -mpclmul
        -D_GLIBCXX_USE_CXX11_ABI=1 -I"$ROOT/cc" -isystem "$TF_INCLUDE")

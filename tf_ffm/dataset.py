@@ -4,11 +4,15 @@ import os
 import tensorflow as tf
 from tensorflow.python.data.ops import dataset_ops
 
-from tf_ffm import _loader
-from tf_ffm.s3 import s3_attr
+from tf_ffm import _defaults, _loader
+from tf_ffm.s3 import storage_attr
 
-MiB = 1 << 20
-_AUTO_CYCLE_LENGTH = 0  # the op picks min(number of files, 8)
+_AUTO_CYCLE_LENGTH = 0  # the op chooses (see FFMRecordDataset's docstring)
+
+
+def _is_remote(uri):
+    """Whether `uri` names an object store rather than a path."""
+    return "://" in uri and not uri.startswith("file://")
 
 
 def _normalise_fspath(path):
@@ -48,17 +52,18 @@ def _static_int(value, what):
     return int(static)
 
 
-class _FFMRecordSource(dataset_ops.DatasetSource):
-    """One FFMRecordDataset op over a vector of file names."""
+class _FFMRecordSource(dataset_ops.UnaryUnchangedStructureDataset):
+    """One FFMRecordDataset op over a dataset of file names."""
 
     def __init__(self, filenames, compression_type, cycle_length, reader_attrs):
         compression_type = tf.convert_to_tensor(
             "" if compression_type is None else compression_type,
             dtype=tf.string, name="compression_type")
+        self._filenames = filenames
         variant = _loader.ops().ffm_record_dataset(
-            filenames, compression_type, cycle_length=cycle_length,
-            **reader_attrs)
-        super().__init__(variant)
+            filenames._variant_tensor, compression_type,
+            cycle_length=cycle_length, **reader_attrs)
+        dataset_ops.UnaryDataset.__init__(self, filenames, variant)
 
     @property
     def element_spec(self):
@@ -110,11 +115,18 @@ class FFMRecordDataset(dataset_ops.DatasetV2):
     Positional arguments and their meaning are those of
     `tf.data.TFRecordDataset`; the same records come out in the same order for
     `num_parallel_reads=None` and any integer N (N files interleaved one
-    record at a time). With `tf.data.AUTOTUNE` the order is deterministic but
-    may differ from the stock reader's.
+    record at a time). With `tf.data.AUTOTUNE` files are read one after
+    another, as with None: each file already has many reads in flight and the
+    next files are opened ahead, so interleaving files would add work per
+    record and no throughput. The order is then deterministic (None's) and
+    the multiset of records the stock reader's.
 
     `filenames` may be local or mounted paths (e.g. SageMaker Fast File Mode
-    channels) and, where built with S3 support, `s3://bucket/key` URIs.
+    channels) or `s3://bucket/key` URIs.
+
+    `filenames` may also be a `tf.data.Dataset` of file names (e.g. from a
+    generator that changes the mix between epochs): the names are pulled as
+    reading needs them, and the same order rules hold.
 
     Keyword-only extras:
       chunk_size: bytes per ranged read once the window has grown (8 MiB).
@@ -125,8 +137,8 @@ class FFMRecordDataset(dataset_ops.DatasetV2):
         memory_budget + one chunk per open file.
       io_threads: concurrent reads per iterator (16; 128 for shuffle="global"
         over s3://).
-      deterministic: accepted for tf.data compatibility; files given as a
-        tensor are always read in deterministic order.
+      deterministic: accepted for tf.data compatibility; records always
+        come in a deterministic order.
       verify_crc: check both CRC32C values of every record (True).
       s3: a `tf_ffm.S3Options` overriding the AWS environment for s3:// URIs.
       index: a `tf_ffm.RecordIndex` (or the path of a saved one) of exactly
@@ -146,18 +158,19 @@ class FFMRecordDataset(dataset_ops.DatasetV2):
     """
 
     def __init__(self, filenames, compression_type=None, buffer_size=None,
-                 num_parallel_reads=None, name=None, *, chunk_size=8 * MiB,
-                 first_chunk_size=1 * MiB, memory_budget=256 * MiB,
-                 io_threads=None, deterministic=None, verify_crc=True, s3=None,
+                 num_parallel_reads=None, name=None, *,
+                 chunk_size=_defaults.CHUNK_SIZE,
+                 first_chunk_size=_defaults.FIRST_CHUNK_SIZE,
+                 memory_budget=_defaults.MEMORY_BUDGET, io_threads=None,
+                 deterministic=None, verify_crc=True, s3=None,
                  index=None, shuffle=None, seed=None,
                  reshuffle_each_iteration=True, shard=None):
         del buffer_size  # see docstring
         index = _check_index_args(index, shuffle, shard, compression_type, filenames)
         if io_threads is None:
-            # Globally shuffled reads are one small GET each: on S3 only many
-            # in flight hide the latency; on local disks threads only cost.
-            remote = index is not None and any(f.startswith("s3://") for f in index.files)
-            io_threads = 128 if shuffle == "global" and remote else 16
+            remote = index is not None and any(_is_remote(f) for f in index.files)
+            io_threads = (_defaults.IO_THREADS_GLOBAL_SHUFFLE_S3
+                          if shuffle == "global" and remote else _defaults.IO_THREADS)
         num_parallel_reads = _static_int(num_parallel_reads, "num_parallel_reads")
         if num_parallel_reads is not None and num_parallel_reads != tf.data.AUTOTUNE \
                 and num_parallel_reads < 1:
@@ -167,7 +180,7 @@ class FFMRecordDataset(dataset_ops.DatasetV2):
         reader_attrs = dict(
             chunk_size=int(chunk_size), first_chunk_size=int(first_chunk_size),
             memory_budget=int(memory_budget), io_threads=int(io_threads),
-            verify_crc=bool(verify_crc), s3_options=s3_attr(s3))
+            verify_crc=bool(verify_crc), storage_options=storage_attr(s3))
         self._compression_type = compression_type
         self._num_parallel_reads = num_parallel_reads
 
@@ -179,32 +192,20 @@ class FFMRecordDataset(dataset_ops.DatasetV2):
             self._impl = _FFMIndexedSource(
                 _filenames_tensor(filenames), index, shuffle or "none", seed,
                 bool(reshuffle_each_iteration), shard or (1, 0), reader_attrs)
-        elif isinstance(filenames, tf.data.Dataset):
-            # Files arrive one at a time: read each with its own op and combine
-            # them the way the stock reader does.
-            _validate_filenames_dataset(filenames)
-
-            def read_one_file(filename):
-                return _FFMRecordSource(tf.reshape(filename, [1]),
-                                        compression_type, 1, reader_attrs)
-
-            if num_parallel_reads is None:
-                self._impl = filenames.flat_map(read_one_file, name=name)
-            else:
-                self._impl = filenames.interleave(
-                    read_one_file, cycle_length=num_parallel_reads,
-                    block_length=1, num_parallel_calls=num_parallel_reads,
-                    deterministic=deterministic, name=name)
         else:
+            if isinstance(filenames, tf.data.Dataset):
+                _validate_filenames_dataset(filenames)
+            else:
+                filenames = tf.data.Dataset.from_tensor_slices(
+                    _filenames_tensor(filenames))
             if num_parallel_reads is None:
                 cycle_length = 1
             elif num_parallel_reads == tf.data.AUTOTUNE:
                 cycle_length = _AUTO_CYCLE_LENGTH
             else:
                 cycle_length = num_parallel_reads
-            self._impl = _FFMRecordSource(_filenames_tensor(filenames),
-                                          compression_type, cycle_length,
-                                          reader_attrs)
+            self._impl = _FFMRecordSource(filenames, compression_type,
+                                          cycle_length, reader_attrs)
         super().__init__(self._impl._variant_tensor)
 
     def _inputs(self):

@@ -7,7 +7,7 @@ import tensorflow as tf
 from tqdm.auto import tqdm
 
 from tf_ffm import _loader
-from tf_ffm.s3 import s3_attr
+from tf_ffm.s3 import storage_attr
 
 _FRAMING_BYTES = 16  # 8-byte length, its CRC, and the data CRC
 
@@ -53,10 +53,10 @@ class RecordIndex:
     def build(cls, files, *, num_workers=8, progress=True, s3=None):
         """Scans every file once (in parallel) and indexes its records."""
         files = [os.fspath(f) for f in _as_list(files)]
-        ops, attr = _loader.ops(), s3_attr(s3)
+        ops, attr = _loader.ops(), storage_attr(s3)
 
         def scan(uri):
-            lengths, size, mtime = ops.ffm_scan_file(uri, s3_options=attr)
+            lengths, size, mtime = ops.ffm_scan_file(uri, storage_options=attr)
             return lengths.numpy(), int(size), int(mtime)
 
         with concurrent.futures.ThreadPoolExecutor(max(1, num_workers)) as pool:
@@ -77,10 +77,10 @@ class RecordIndex:
         index_files = [os.fspath(f) for f in _as_list(index_files)]
         if len(files) != len(index_files):
             raise ValueError(f"{len(files)} files but {len(index_files)} index files")
-        ops, attr = _loader.ops(), s3_attr(s3)
+        ops, attr = _loader.ops(), storage_attr(s3)
         sizes, mtimes, counts, all_lengths = [], [], [], []
         for uri, idx in zip(files, index_files):
-            text = ops.ffm_read_file(idx, s3_options=attr).numpy().decode()
+            text = ops.ffm_read_file(idx, storage_options=attr).numpy().decode()
             try:
                 rows = np.array([line.split() for line in text.splitlines()
                                  if line.strip()], dtype=np.int64).reshape(-1, 2)
@@ -93,7 +93,7 @@ class RecordIndex:
                 raise tf.errors.DataLossError(
                     None, None, f"{idx}: records are not contiguous from offset 0; "
                     f"is it the index of {uri}?")
-            size, mtime = ops.ffm_stat_file(uri, s3_options=attr)
+            size, mtime = ops.ffm_stat_file(uri, storage_options=attr)
             sizes.append(int(size))
             mtimes.append(int(mtime))
             counts.append(len(rows))
@@ -106,13 +106,13 @@ class RecordIndex:
     def save(self, path, *, s3=None):
         """Writes the index to a local path or s3:// URI."""
         _loader.ops().ffm_write_file(os.fspath(path), self._serialized,
-                                     s3_options=s3_attr(s3))
+                                     storage_options=storage_attr(s3))
 
     @classmethod
     def load(cls, path, *, s3=None):
         """Reads an index written by save(); DataLossError if corrupt."""
         path = os.fspath(path)
-        data = _loader.ops().ffm_read_file(path, s3_options=s3_attr(s3))
+        data = _loader.ops().ffm_read_file(path, storage_options=storage_attr(s3))
         return cls(data.numpy(), name=path)
 
     @property

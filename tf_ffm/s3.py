@@ -33,7 +33,8 @@ class S3Options:
     request_timeout: Optional[float] = None  # seconds before a stalled read is retried
 
     def to_attr(self) -> str:
-        """The `key=value;...` form the ops take (no secrets: none are held)."""
+        """The `s3.key=value;...` storage options the ops take (no secrets:
+        none are held)."""
         parts = []
         for field in dataclasses.fields(self):
             value = getattr(self, field.name)
@@ -44,11 +45,12 @@ class S3Options:
             text = str(value)
             if ";" in text:
                 raise ValueError(f"S3Options.{field.name} may not contain ';'")
-            parts.append(f"{field.name}={text}")
+            parts.append(f"s3.{field.name}={text}")
         return ";".join(parts)
 
 
-def s3_attr(s3) -> str:
+def storage_attr(s3) -> str:
+    """The ops' `storage_options` attr for these settings."""
     if s3 is None:
         return ""
     if not isinstance(s3, S3Options):
@@ -75,5 +77,5 @@ def glob(pattern, s3: Optional[S3Options] = None):
     if any(c in directory[5:] for c in "*?["):
         raise ValueError(
             f"{pattern!r}: wildcards are supported in the last path component only")
-    uris = _loader.ops().ffm_list_s3(pattern, s3_options=s3_attr(s3))
+    uris = _loader.ops().ffm_list_s3(pattern, storage_options=storage_attr(s3))
     return [u.decode() for u in uris.numpy()] if tf.executing_eagerly() else uris

@@ -11,6 +11,7 @@
 #include "ffm/reader/random_reader.h"
 #include "ffm/reader/read_plan.h"
 #include "reader_attrs.h"
+#include "record_dataset_base.h"
 #include "record_tensor.h"
 #include "tensorflow/core/framework/dataset.h"
 #include "tensorflow/core/framework/metrics.h"
@@ -35,32 +36,25 @@ struct IndexedParams {
   ffm::PlanOptions plan;  // epoch set per iterator
   bool reshuffle_each_iteration = true;
   ReaderAttrs reader;
+  std::shared_ptr<ffm::Storage> storage;  // set when the dataset is made
 };
 
-class IndexedDataset : public DatasetBase {
+class IndexedDataset : public RecordDatasetBase {
  public:
   IndexedDataset(OpKernelContext* ctx, std::vector<std::string> files,
                  std::string index_bytes,
                  std::shared_ptr<const ffm::RecordIndex> index,
                  IndexedParams params)
-      : DatasetBase(DatasetContext(ctx)),
+      : RecordDatasetBase(DatasetContext(ctx)),
         files_(std::move(files)),
         index_bytes_(std::move(index_bytes)),
         index_(std::move(index)),
         params_(std::move(params)),
-        sources_(index_, params_.reader.Opener()) {}
+        sources_(index_, params_.storage->Opener()) {}
 
   std::unique_ptr<IteratorBase> MakeIteratorInternal(
       const std::string& prefix) const override;
 
-  const DataTypeVector& output_dtypes() const override {
-    static DataTypeVector* dtypes = new DataTypeVector({DT_STRING});
-    return *dtypes;
-  }
-  const std::vector<PartialTensorShape>& output_shapes() const override {
-    static auto* shapes = new std::vector<PartialTensorShape>({{}});
-    return *shapes;
-  }
   std::string DebugString() const override {
     return "FFMIndexedDatasetOp::Dataset";
   }
@@ -128,18 +122,13 @@ class IndexedDataset : public DatasetBase {
     TF_RETURN_IF_ERROR(b->AddScalar(tstring(index_bytes_), &index));
     TF_RETURN_IF_ERROR(
         b->AddScalar(static_cast<int64_t>(params_.plan.seed), &seed));
-    std::vector<std::pair<absl::string_view, AttrValue>> attrs;
-    auto add = [&](absl::string_view name, const auto& value) {
-      AttrValue a;
-      b->BuildAttrValue(value, &a);
-      attrs.emplace_back(name, a);
-    };
-    add("shuffle", params_.shuffle);
-    add("reshuffle_each_iteration", params_.reshuffle_each_iteration);
-    add("num_shards", static_cast<int64_t>(params_.plan.num_shards));
-    add("shard_index", static_cast<int64_t>(params_.plan.shard_index));
-    params_.reader.AddTo(b, &attrs);
-    return b->AddDataset(this, {filenames, index, seed}, attrs, output);
+    GraphAttrs attrs(b);
+    attrs.Add("shuffle", params_.shuffle)
+        .Add("reshuffle_each_iteration", params_.reshuffle_each_iteration)
+        .Add("num_shards", static_cast<int64_t>(params_.plan.num_shards))
+        .Add("shard_index", static_cast<int64_t>(params_.plan.shard_index));
+    params_.reader.AddTo(&attrs);
+    return b->AddDataset(this, {filenames, index, seed}, attrs.list(), output);
   }
 
  private:
@@ -188,8 +177,8 @@ class IndexedIterator : public DatasetIterator<IndexedDataset> {
     mutex_lock l(mu_);
     if (reader_ == nullptr) StartEpoch(dataset()->NextEpoch());
     TF_RETURN_IF_ERROR(
-        writer->WriteScalar(prefix(), "epoch", static_cast<int64_t>(epoch_)));
-    return writer->WriteScalar(prefix(), "position",
+        writer->WriteScalar(prefix(), ckpt::kEpoch, static_cast<int64_t>(epoch_)));
+    return writer->WriteScalar(prefix(), ckpt::kPosition,
                                static_cast<int64_t>(reader_->position()));
   }
 
@@ -197,8 +186,8 @@ class IndexedIterator : public DatasetIterator<IndexedDataset> {
                                IteratorStateReader* reader) override {
     mutex_lock l(mu_);
     int64_t epoch = 0, position = 0;
-    TF_RETURN_IF_ERROR(reader->ReadScalar(prefix(), "epoch", &epoch));
-    TF_RETURN_IF_ERROR(reader->ReadScalar(prefix(), "position", &position));
+    TF_RETURN_IF_ERROR(reader->ReadScalar(prefix(), ckpt::kEpoch, &epoch));
+    TF_RETURN_IF_ERROR(reader->ReadScalar(prefix(), ckpt::kPosition, &position));
     if (epoch < 0 || position < 0) {
       return absl::DataLossError("FFMIndexedDataset checkpoint is corrupt");
     }
@@ -218,7 +207,7 @@ class IndexedIterator : public DatasetIterator<IndexedDataset> {
     reader_ = std::make_unique<ffm::RandomReader>(
         dataset()->index(),
         ffm::MakeReadPlan(*dataset()->index(), dataset()->PlanFor(epoch)),
-        p.reader.Opener(), options);
+        p.storage->Opener(), options);
   }
 
   monitoring::CounterCell* const bytes_counter_ =
@@ -284,7 +273,10 @@ class FFMIndexedDatasetOp : public DatasetOpKernel {
                     " filenames given; build the index from the same list")));
     IndexedParams params = params_;
     params.plan.seed = static_cast<uint64_t>(seed);
-    params.reader = params_.reader.Resolved();
+    absl::StatusOr<std::shared_ptr<ffm::Storage>> storage =
+        params_.reader.MakeStorage();
+    OP_REQUIRES_OK(ctx, storage.status());
+    params.storage = *std::move(storage);
     *output = new IndexedDataset(
         ctx, std::move(files), std::string(index_bytes),
         std::make_shared<const ffm::RecordIndex>(*std::move(index)),

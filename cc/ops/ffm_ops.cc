@@ -1,21 +1,45 @@
 // Op registrations: the graph-level contract of the dataset ops.
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "ffm/defaults.h"
 #include "tensorflow/core/framework/common_shape_fns.h"
 #include "tensorflow/core/framework/op.h"
 
 namespace tensorflow {
+namespace {
 
-// Mirrors TFRecordDataset's inputs; reader tuning arrives as attrs so it is
-// part of the serialised graph (tf.data service, ds.save).
+// Attr specs whose defaults come from the engine's (ffm/defaults.h).
+std::string ChunkSizeAttr() {
+  return absl::StrCat("chunk_size: int = ", ffm::defaults::kChunkSize);
+}
+std::string FirstChunkSizeAttr() {
+  return absl::StrCat("first_chunk_size: int = ",
+                      ffm::defaults::kFirstChunkSize);
+}
+std::string MemoryBudgetAttr() {
+  return absl::StrCat("memory_budget: int = ", ffm::defaults::kMemoryBudget);
+}
+std::string IoThreadsAttr() {
+  return absl::StrCat("io_threads: int = ", ffm::defaults::kIoThreads);
+}
+
+}  // namespace
+
+// TFRecordDataset's inputs, with the file names as a dataset (a list is
+// from_tensor_slices): one op for every way a user gives files, and the
+// input's split provider serves tf.data service. Reader tuning arrives as
+// attrs so it is part of the serialised graph (tf.data service, ds.save).
 REGISTER_OP("FFMRecordDataset")
-    .Input("filenames: string")
+    .Input("filenames: variant")
     .Input("compression_type: string")
     .Attr("cycle_length: int = 1")
-    .Attr("chunk_size: int = 8388608")
-    .Attr("first_chunk_size: int = 1048576")
-    .Attr("memory_budget: int = 268435456")
-    .Attr("io_threads: int = 16")
+    .Attr(ChunkSizeAttr())
+    .Attr(FirstChunkSizeAttr())
+    .Attr(MemoryBudgetAttr())
+    .Attr(IoThreadsAttr())
     .Attr("verify_crc: bool = true")
-    .Attr("s3_options: string = ''")
+    .Attr("storage_options: string = ''")
     .Output("handle: variant")
     .SetIsStateful()  // source datasets must not be constant-folded
     .SetShapeFn(shape_inference::ScalarShape);
@@ -30,11 +54,11 @@ REGISTER_OP("FFMIndexedDataset")
     .Attr("reshuffle_each_iteration: bool = true")
     .Attr("num_shards: int = 1")
     .Attr("shard_index: int = 0")
-    .Attr("chunk_size: int = 8388608")
-    .Attr("memory_budget: int = 268435456")
-    .Attr("io_threads: int = 16")
+    .Attr(ChunkSizeAttr())
+    .Attr(MemoryBudgetAttr())
+    .Attr(IoThreadsAttr())
     .Attr("verify_crc: bool = true")
-    .Attr("s3_options: string = ''")
+    .Attr("storage_options: string = ''")
     .Output("handle: variant")
     .SetIsStateful()
     .SetShapeFn(shape_inference::ScalarShape);
@@ -42,7 +66,7 @@ REGISTER_OP("FFMIndexedDataset")
 // Index building blocks, run eagerly by tf_ffm.RecordIndex.
 REGISTER_OP("FFMScanFile")
     .Input("filename: string")
-    .Attr("s3_options: string = ''")
+    .Attr("storage_options: string = ''")
     .Output("lengths: int64")
     .Output("size: int64")
     .Output("mtime_ns: int64")
@@ -51,7 +75,7 @@ REGISTER_OP("FFMScanFile")
 
 REGISTER_OP("FFMStatFile")
     .Input("filename: string")
-    .Attr("s3_options: string = ''")
+    .Attr("storage_options: string = ''")
     .Output("size: int64")
     .Output("mtime_ns: int64")
     .SetIsStateful()
@@ -78,7 +102,7 @@ REGISTER_OP("FFMParseIndex")
 
 REGISTER_OP("FFMReadFile")
     .Input("uri: string")
-    .Attr("s3_options: string = ''")
+    .Attr("storage_options: string = ''")
     .Output("contents: string")
     .SetIsStateful()
     .SetShapeFn(shape_inference::ScalarShape);
@@ -86,7 +110,7 @@ REGISTER_OP("FFMReadFile")
 REGISTER_OP("FFMWriteFile")
     .Input("uri: string")
     .Input("contents: string")
-    .Attr("s3_options: string = ''")
+    .Attr("storage_options: string = ''")
     .SetIsStateful()
     .SetShapeFn(shape_inference::NoOutputs);
 
@@ -100,7 +124,7 @@ REGISTER_OP("FFMStats")
 // Lists s3://bucket/prefix/<pattern> (shell wildcards in the last component).
 REGISTER_OP("FFMListS3")
     .Input("pattern: string")
-    .Attr("s3_options: string = ''")
+    .Attr("storage_options: string = ''")
     .Output("uris: string")
     .SetIsStateful()  // the bucket changes; never constant-fold a listing
     .SetShapeFn(shape_inference::UnknownShape);

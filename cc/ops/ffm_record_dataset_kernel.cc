@@ -1,14 +1,18 @@
-// TF glue for FFMRecordDataset: checks inputs, fills the engine's options,
-// maps the engine's end of data to end_of_sequence and saves/restores its
-// position. Everything about bytes and records lives in cc/ffm/.
+// TF glue for FFMRecordDataset: its input is a dataset of file names (a
+// list given in Python becomes from_tensor_slices), pulled through
+// ffm::FileNames as the engine needs them. Checks inputs, fills the engine's
+// options, maps the engine's end of data to end_of_sequence and saves and
+// restores its position. Everything about bytes and records is in cc/ffm/.
 #include <algorithm>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "ffm/reader/sequential_reader.h"
-#include "file_split_provider.h"
+#include "ffm/stream/compression.h"
 #include "reader_attrs.h"
+#include "record_dataset_base.h"
 #include "record_tensor.h"
 #include "tensorflow/core/framework/dataset.h"
 #include "tensorflow/core/framework/metrics.h"
@@ -20,92 +24,95 @@ namespace data {
 namespace {
 
 constexpr char kDatasetType[] = "FFMRecord";
-// Files read at once under num_parallel_reads=AUTOTUNE; each file already
-// has many reads in flight, so a few files saturate the link.
-constexpr size_t kAutoCycleLength = 8;
+constexpr int64_t kMaxCheckpointEntries = 1 << 20;
 
-absl::StatusOr<ffm::Compression> ParseCompression(const std::string& type) {
-  if (type.empty()) return ffm::Compression::kNone;
-  if (type == "ZLIB") return ffm::Compression::kZlib;
-  if (type == "GZIP") return ffm::Compression::kGzip;
-  return absl::InvalidArgumentError(
-      absl::StrCat("compression_type must be '', 'ZLIB' or 'GZIP', got '",
-                   type, "'"));
-}
-
-class Dataset : public DatasetBase {
+class Dataset : public RecordDatasetBase {
  public:
-  Dataset(OpKernelContext* ctx, std::vector<std::string> files,
+  Dataset(OpKernelContext* ctx, const DatasetBase* input,
           std::string compression_type, ffm::SequentialReaderOptions options,
-          int64_t cycle_length, int64_t first_chunk_size, ReaderAttrs attrs)
-      : DatasetBase(DatasetContext(ctx)),
-        files_(std::move(files)),
+          int64_t cycle_length, int64_t first_chunk_size, ReaderAttrs attrs,
+          std::shared_ptr<ffm::Storage> storage)
+      : RecordDatasetBase(DatasetContext(ctx)),
+        input_(input),
         compression_type_(std::move(compression_type)),
         options_(options),
         cycle_length_(cycle_length),
         first_chunk_size_(first_chunk_size),
-        attrs_(std::move(attrs)) {}
+        attrs_(std::move(attrs)),
+        storage_(std::move(storage)) {
+    input_->Ref();
+  }
+  ~Dataset() override { input_->Unref(); }
 
   std::unique_ptr<IteratorBase> MakeIteratorInternal(
       const std::string& prefix) const override;
 
-  const DataTypeVector& output_dtypes() const override {
-    static DataTypeVector* dtypes = new DataTypeVector({DT_STRING});
-    return *dtypes;
-  }
-  const std::vector<PartialTensorShape>& output_shapes() const override {
-    static std::vector<PartialTensorShape>* shapes =
-        new std::vector<PartialTensorShape>({{}});
-    return *shapes;
-  }
   std::string DebugString() const override {
     return "FFMRecordDatasetOp::Dataset";
   }
   absl::Status InputDatasets(
       std::vector<const DatasetBase*>* inputs) const override {
+    inputs->push_back(input_);
     return absl::OkStatus();
   }
-  absl::Status CheckExternalState() const override { return absl::OkStatus(); }
-  absl::Status MakeSplitProviders(std::vector<std::unique_ptr<SplitProvider>>*
-                                      split_providers) const override {
-    split_providers->push_back(std::make_unique<FileSplitProvider>(
-        static_cast<int64_t>(files_.size())));
-    return absl::OkStatus();
+  absl::Status CheckExternalState() const override {
+    return input_->CheckExternalState();
   }
 
-  const std::vector<std::string>& files() const { return files_; }
+  const DatasetBase* input() const { return input_; }
   const ffm::SequentialReaderOptions& options() const { return options_; }
-  const ReaderAttrs& attrs() const { return attrs_; }
+  ffm::SourceOpener Opener() const { return storage_->Opener(); }
 
  protected:
   absl::Status AsGraphDefInternal(SerializationContext* ctx,
                                   DatasetGraphDefBuilder* b,
                                   Node** output) const override {
-    Node* filenames = nullptr;
+    Node* input = nullptr;
     Node* compression_type = nullptr;
-    TF_RETURN_IF_ERROR(b->AddVector(files_, &filenames));
+    TF_RETURN_IF_ERROR(b->AddInputDataset(ctx, input_, &input));
     TF_RETURN_IF_ERROR(
         b->AddScalar(tstring(compression_type_), &compression_type));
-    std::vector<std::pair<absl::string_view, AttrValue>> attrs;
-    auto add = [&](absl::string_view name, int64_t value) {
-      AttrValue a;
-      b->BuildAttrValue(value, &a);
-      attrs.emplace_back(name, a);
-    };
-    add("cycle_length", cycle_length_);
-    add("first_chunk_size", first_chunk_size_);
-    attrs_.AddTo(b, &attrs);
-    return b->AddDataset(this, {filenames, compression_type}, attrs,
-        output);
+    GraphAttrs attrs(b);
+    attrs.Add("cycle_length", cycle_length_)
+        .Add("first_chunk_size", first_chunk_size_);
+    attrs_.AddTo(&attrs);
+    return b->AddDataset(this, {input, compression_type}, attrs.list(), output);
   }
 
  private:
-  const std::vector<std::string> files_;
+  const DatasetBase* const input_;
   const std::string compression_type_;
   const ffm::SequentialReaderOptions options_;
   const int64_t cycle_length_;  // as given: 0 means automatic
   const int64_t first_chunk_size_;
   const ReaderAttrs attrs_;
+  const std::shared_ptr<ffm::Storage> storage_;
+};
+
+// The input dataset's elements as ffm::FileNames. The engine asks for names
+// only from inside GetNext/Restore, so the context of the current call is
+// the one to use.
+class InputFileNames final : public ffm::FileNames {
+ public:
+  void set_context(IteratorContext* ctx) { ctx_ = ctx; }
+  std::unique_ptr<IteratorBase>& iterator() { return input_; }
+
+  absl::StatusOr<std::optional<std::string>> Next() override {
+    std::vector<Tensor> element;
+    bool end = false;
+    TF_RETURN_IF_ERROR(input_->GetNext(ctx_, &element, &end));
+    if (end) return std::nullopt;
+    if (element.size() != 1 || element[0].dtype() != DT_STRING ||
+        element[0].NumElements() != 1) {
+      return absl::InvalidArgumentError(
+          "the filenames dataset must yield scalar strings");
+    }
+    return std::string(element[0].flat<tstring>()(0));
+  }
+
+ private:
+  IteratorContext* ctx_ = nullptr;
+  std::unique_ptr<IteratorBase> input_;
 };
 
 class Iterator : public DatasetIterator<Dataset> {
@@ -113,9 +120,12 @@ class Iterator : public DatasetIterator<Dataset> {
   explicit Iterator(const Params& params) : DatasetIterator<Dataset>(params) {}
 
   absl::Status Initialize(IteratorContext* ctx) override {
-    if (!ctx->split_providers().empty()) {
-      split_provider_ = ctx->split_providers()[0];
-    }
+    auto names = std::make_unique<InputFileNames>();
+    names_ = names.get();
+    TF_RETURN_IF_ERROR(dataset()->input()->MakeIterator(
+        ctx, this, prefix(), &names->iterator()));
+    reader_ = std::make_unique<ffm::SequentialReader>(
+        std::move(names), dataset()->Opener(), dataset()->options());
     return absl::OkStatus();
   }
 
@@ -123,7 +133,7 @@ class Iterator : public DatasetIterator<Dataset> {
                                std::vector<Tensor>* out_tensors,
                                bool* end_of_sequence) override {
     mutex_lock l(mu_);
-    EnsureReader();
+    names_->set_context(ctx);
     return NextRecordTensor(
         [this](auto allocate) TF_NO_THREAD_SAFETY_ANALYSIS {
           return reader_->ReadRecord(allocate);
@@ -140,21 +150,26 @@ class Iterator : public DatasetIterator<Dataset> {
   absl::Status SaveInternal(SerializationContext* ctx,
                             IteratorStateWriter* writer) override {
     mutex_lock l(mu_);
-    EnsureReader();
+    TF_RETURN_IF_ERROR(SaveInput(ctx, writer, names_->iterator()));
     ffm::ReaderPosition p = reader_->position();
-    TF_RETURN_IF_ERROR(writer->WriteScalar(prefix(), "next_file", p.next_file));
     TF_RETURN_IF_ERROR(
-        writer->WriteScalar(prefix(), "cycle_index", p.cycle_index));
-    TF_RETURN_IF_ERROR(
-        writer->WriteScalar(prefix(), "end_of_input", p.end_of_input ? 1 : 0));
+        writer->WriteScalar(prefix(), ckpt::kCycleIndex, p.cycle_index));
+    TF_RETURN_IF_ERROR(writer->WriteScalar(prefix(), ckpt::kEndOfInput,
+                                           p.names_exhausted ? 1 : 0));
     TF_RETURN_IF_ERROR(writer->WriteScalar(
-        prefix(), "num_slots", static_cast<int64_t>(p.slots.size())));
+        prefix(), ckpt::kNumSlots, static_cast<int64_t>(p.slots.size())));
     for (size_t i = 0; i < p.slots.size(); ++i) {
       TF_RETURN_IF_ERROR(writer->WriteScalar(
-          prefix(), absl::StrCat("slot_file_", i), p.slots[i].file));
+          prefix(), absl::StrCat(ckpt::kSlotFile, i), p.slots[i].file));
       TF_RETURN_IF_ERROR(writer->WriteScalar(
-          prefix(), absl::StrCat("slot_offset_", i),
+          prefix(), absl::StrCat(ckpt::kSlotOffset, i),
           static_cast<int64_t>(p.slots[i].offset)));
+    }
+    TF_RETURN_IF_ERROR(writer->WriteScalar(
+        prefix(), ckpt::kNumPending, static_cast<int64_t>(p.pending.size())));
+    for (size_t i = 0; i < p.pending.size(); ++i) {
+      TF_RETURN_IF_ERROR(writer->WriteScalar(
+          prefix(), absl::StrCat(ckpt::kPendingFile, i), p.pending[i]));
     }
     return absl::OkStatus();
   }
@@ -162,53 +177,50 @@ class Iterator : public DatasetIterator<Dataset> {
   absl::Status RestoreInternal(IteratorContext* ctx,
                                IteratorStateReader* reader) override {
     mutex_lock l(mu_);
+    names_->set_context(ctx);
+    TF_RETURN_IF_ERROR(RestoreInput(ctx, reader, names_->iterator()));
     ffm::ReaderPosition p;
-    int64_t end_of_input = 0, num_slots = 0;
-    TF_RETURN_IF_ERROR(reader->ReadScalar(prefix(), "next_file", &p.next_file));
+    int64_t end_of_input = 0, num_slots = 0, num_pending = 0;
     TF_RETURN_IF_ERROR(
-        reader->ReadScalar(prefix(), "cycle_index", &p.cycle_index));
+        reader->ReadScalar(prefix(), ckpt::kCycleIndex, &p.cycle_index));
     TF_RETURN_IF_ERROR(
-        reader->ReadScalar(prefix(), "end_of_input", &end_of_input));
-    TF_RETURN_IF_ERROR(reader->ReadScalar(prefix(), "num_slots", &num_slots));
-    p.end_of_input = end_of_input != 0;
-    if (num_slots < 0 || num_slots > (1 << 20)) {
-      return absl::DataLossError(
-          absl::StrCat("FFMRecordDataset checkpoint has ", num_slots, " slots"));
+        reader->ReadScalar(prefix(), ckpt::kEndOfInput, &end_of_input));
+    TF_RETURN_IF_ERROR(reader->ReadScalar(prefix(), ckpt::kNumSlots, &num_slots));
+    TF_RETURN_IF_ERROR(
+        reader->ReadScalar(prefix(), ckpt::kNumPending, &num_pending));
+    p.names_exhausted = end_of_input != 0;
+    if (num_slots < 0 || num_slots > kMaxCheckpointEntries || num_pending < 0 ||
+        num_pending > kMaxCheckpointEntries) {
+      return absl::DataLossError(absl::StrCat(
+          "FFMRecordDataset checkpoint has ", num_slots, " slots and ",
+          num_pending, " pending files"));
     }
     p.slots.resize(num_slots);
     for (int64_t i = 0; i < num_slots; ++i) {
+      tstring file;
       int64_t offset = 0;
       TF_RETURN_IF_ERROR(reader->ReadScalar(
-          prefix(), absl::StrCat("slot_file_", i), &p.slots[i].file));
+          prefix(), absl::StrCat(ckpt::kSlotFile, i), &file));
       TF_RETURN_IF_ERROR(reader->ReadScalar(
-          prefix(), absl::StrCat("slot_offset_", i), &offset));
+          prefix(), absl::StrCat(ckpt::kSlotOffset, i), &offset));
+      p.slots[i].file = std::string(file);
       p.slots[i].offset = static_cast<uint64_t>(offset);
     }
-    reader_.reset();
-    EnsureReader();
+    for (int64_t i = 0; i < num_pending; ++i) {
+      tstring file;
+      TF_RETURN_IF_ERROR(reader->ReadScalar(
+          prefix(), absl::StrCat(ckpt::kPendingFile, i), &file));
+      p.pending.push_back(std::string(file));
+    }
     return reader_->Restore(p);
   }
 
  private:
-  void EnsureReader() TF_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    if (reader_ != nullptr) return;
-    reader_ = std::make_unique<ffm::SequentialReader>(
-        dataset()->files(), dataset()->attrs().Opener(), dataset()->options());
-    if (split_provider_ != nullptr) {
-      reader_->set_file_source([provider = split_provider_]() -> absl::StatusOr<int64_t> {
-        Tensor split;
-        bool end = false;
-        TF_RETURN_IF_ERROR(provider->GetNext(&split, &end));
-        return end ? int64_t{-1} : split.scalar<int64_t>()();
-      });
-    }
-  }
-
   monitoring::CounterCell* const bytes_counter_ =
       metrics::GetTFDataBytesReadCounter(kDatasetType);
   mutex mu_;
-  std::shared_ptr<SplitProvider> split_provider_;  // set by tf.data service
-  std::unique_ptr<ffm::SequentialReader> reader_ TF_GUARDED_BY(mu_);
+  InputFileNames* names_ = nullptr;  // owned by reader_
+  std::unique_ptr<ffm::SequentialReader> reader_;
 };
 
 std::unique_ptr<IteratorBase> Dataset::MakeIteratorInternal(
@@ -217,10 +229,10 @@ std::unique_ptr<IteratorBase> Dataset::MakeIteratorInternal(
       Iterator::Params{this, absl::StrCat(prefix, "::", kDatasetType)});
 }
 
-class FFMRecordDatasetOp : public DatasetOpKernel {
+class FFMRecordDatasetOp : public UnaryDatasetOpKernel {
  public:
   explicit FFMRecordDatasetOp(OpKernelConstruction* ctx)
-      : DatasetOpKernel(ctx) {
+      : UnaryDatasetOpKernel(ctx) {
     OP_REQUIRES_OK(ctx, attrs_.Read(ctx));
     OP_REQUIRES_OK(ctx, ctx->GetAttr("cycle_length", &cycle_length_));
     OP_REQUIRES_OK(ctx, ctx->GetAttr("first_chunk_size", &first_chunk_size_));
@@ -232,7 +244,11 @@ class FFMRecordDatasetOp : public DatasetOpKernel {
                 absl::InvalidArgumentError(absl::StrCat(
                     "first_chunk_size must be positive, got ",
                     first_chunk_size_)));
-    options_.cycle_length = static_cast<int>(cycle_length_);
+    // Automatic (AUTOTUNE): files one after another. Each file already has
+    // many reads in flight and the next files are opened ahead, so more
+    // files at once add no throughput, only interleaving work per record.
+    options_.cycle_length =
+        cycle_length_ == 0 ? 1 : static_cast<int>(cycle_length_);
     options_.cursor.verify_crc = attrs_.verify_crc;
     options_.cursor.prefetch.chunk_size = static_cast<uint64_t>(attrs_.chunk_size);
     options_.cursor.prefetch.first_chunk_size =
@@ -242,32 +258,28 @@ class FFMRecordDatasetOp : public DatasetOpKernel {
     options_.io_threads = static_cast<int>(attrs_.io_threads);
   }
 
-  void MakeDataset(OpKernelContext* ctx, DatasetBase** output) override {
-    const Tensor* filenames;
-    OP_REQUIRES_OK(ctx, ctx->input("filenames", &filenames));
-    OP_REQUIRES(ctx, filenames->dims() <= 1,
+  void MakeDataset(OpKernelContext* ctx, DatasetBase* input,
+                   DatasetBase** output) override {
+    OP_REQUIRES(ctx,
+                input->output_dtypes() == DataTypeVector({DT_STRING}) &&
+                    input->output_shapes().size() == 1 &&
+                    input->output_shapes()[0].IsCompatibleWith(
+                        PartialTensorShape({})),
                 absl::InvalidArgumentError(
-                    "filenames must be a scalar or a vector of strings"));
-    std::vector<std::string> files;
-    files.reserve(filenames->NumElements());
-    for (int64_t i = 0; i < filenames->NumElements(); ++i) {
-      files.push_back(std::string(filenames->flat<tstring>()(i)));
-    }
+                    "filenames must be a dataset of scalar strings"));
     tstring compression_type;
     OP_REQUIRES_OK(ctx, ParseScalarArgument<tstring>(ctx, "compression_type",
                                                      &compression_type));
     ffm::SequentialReaderOptions options = options_;
     absl::StatusOr<ffm::Compression> compression =
-        ParseCompression(compression_type);
+        ffm::ParseCompression(compression_type);
     OP_REQUIRES_OK(ctx, compression.status());
     options.cursor.compression = *compression;
-    if (options.cycle_length == 0) {  // AUTOTUNE: a few files at once
-      options.cycle_length = static_cast<int>(std::clamp<size_t>(
-          files.size(), 1, kAutoCycleLength));
-    }
-    *output = new Dataset(ctx, std::move(files), std::string(compression_type),
-                          options, cycle_length_, first_chunk_size_,
-                          attrs_.Resolved());
+    absl::StatusOr<std::shared_ptr<ffm::Storage>> storage = attrs_.MakeStorage();
+    OP_REQUIRES_OK(ctx, storage.status());
+    *output = new Dataset(ctx, input, std::string(compression_type), options,
+                          cycle_length_, first_chunk_size_, attrs_,
+                          *std::move(storage));
   }
 
  private:

@@ -5,8 +5,7 @@
 
 #include "ffm/index/record_index.h"
 #include "ffm/index/record_scanner.h"
-#include "ffm/io/open_source.h"
-#include "s3_config_from_attr.h"
+#include "ffm/io/storage.h"
 #include "tensorflow/core/framework/op_kernel.h"
 #include "tensorflow/core/framework/tensor.h"
 
@@ -30,26 +29,25 @@ Tensor ScalarInt(int64_t v) {
   return t;
 }
 
-// Base for kernels that reach files. The S3 configuration is read at each
-// call: eager mode caches kernels, and the environment may change between.
+// Base for kernels that reach files. The storage configuration is read at
+// each call: eager mode caches kernels, and the environment may change
+// between calls.
 class FileOpKernel : public OpKernel {
  public:
   explicit FileOpKernel(OpKernelConstruction* ctx) : OpKernel(ctx) {
-    OP_REQUIRES_OK(ctx, ctx->GetAttr("s3_options", &s3_options_));
+    OP_REQUIRES_OK(ctx, ctx->GetAttr("storage_options", &storage_options_));
   }
 
  protected:
   std::string ScalarString(OpKernelContext* ctx, int i) {
     return std::string(ctx->input(i).scalar<tstring>()());
   }
-  ffm::SourceOptions Sources() const {
-    ffm::SourceOptions options;
-    options.s3 = S3ConfigFromEnvAnd(s3_options_);
-    return options;
+  absl::StatusOr<std::shared_ptr<ffm::Storage>> Storage() const {
+    return ffm::Storage::Create(storage_options_);
   }
 
  private:
-  std::string s3_options_;
+  std::string storage_options_;
 };
 
 class ScanFileOp : public FileOpKernel {
@@ -57,7 +55,9 @@ class ScanFileOp : public FileOpKernel {
   using FileOpKernel::FileOpKernel;
   void Compute(OpKernelContext* ctx) override {
     std::string uri = ScalarString(ctx, 0);
-    auto source = ffm::OpenByteSource(uri, Sources());
+    auto storage = Storage();
+    OP_REQUIRES_OK(ctx, storage.status());
+    auto source = (*storage)->Open(uri);
     OP_REQUIRES_OK(ctx, source.status());
     ffm::PrefetchOptions prefetch;
     ffm::ThreadPool pool(prefetch.max_in_flight);
@@ -74,7 +74,9 @@ class StatFileOp : public FileOpKernel {
  public:
   using FileOpKernel::FileOpKernel;
   void Compute(OpKernelContext* ctx) override {
-    auto source = ffm::OpenByteSource(ScalarString(ctx, 0), Sources());
+    auto storage = Storage();
+    OP_REQUIRES_OK(ctx, storage.status());
+    auto source = (*storage)->Open(ScalarString(ctx, 0));
     OP_REQUIRES_OK(ctx, source.status());
     ctx->set_output(0, ScalarInt(static_cast<int64_t>((*source)->size())));
     ctx->set_output(1, ScalarInt((*source)->mtime_ns()));
@@ -85,7 +87,9 @@ class ReadFileOp : public FileOpKernel {
  public:
   using FileOpKernel::FileOpKernel;
   void Compute(OpKernelContext* ctx) override {
-    auto bytes = ffm::ReadWholeObject(ScalarString(ctx, 0), Sources());
+    auto storage = Storage();
+    OP_REQUIRES_OK(ctx, storage.status());
+    auto bytes = (*storage)->ReadWhole(ScalarString(ctx, 0));
     OP_REQUIRES_OK(ctx, bytes.status());
     Tensor t(DT_STRING, TensorShape({}));
     t.scalar<tstring>()() = *std::move(bytes);
@@ -98,10 +102,11 @@ class WriteFileOp : public FileOpKernel {
   using FileOpKernel::FileOpKernel;
   void Compute(OpKernelContext* ctx) override {
     const tstring& contents = ctx->input(1).scalar<tstring>()();
-    OP_REQUIRES_OK(ctx, ffm::WriteWholeObject(
+    auto storage = Storage();
+    OP_REQUIRES_OK(ctx, storage.status());
+    OP_REQUIRES_OK(ctx, (*storage)->WriteWhole(
                             ScalarString(ctx, 0),
-                            absl::string_view(contents.data(), contents.size()),
-                            Sources()));
+                            absl::string_view(contents.data(), contents.size())));
   }
 };
 

@@ -3,13 +3,12 @@
 #ifndef TF_FFM_OPS_READER_ATTRS_H_
 #define TF_FFM_OPS_READER_ATTRS_H_
 
+#include <memory>
 #include <string>
-#include <utility>
-#include <vector>
 
-#include "ffm/io/open_source.h"
-#include "s3_config_from_attr.h"
-#include "tensorflow/core/framework/dataset.h"
+#include "absl/strings/str_cat.h"
+#include "ffm/io/storage.h"
+#include "record_dataset_base.h"
 #include "tensorflow/core/framework/op_kernel.h"
 
 namespace tensorflow {
@@ -20,17 +19,14 @@ struct ReaderAttrs {
   int64_t memory_budget = 0;
   int64_t io_threads = 0;
   bool verify_crc = true;
-  std::string s3_options;
-  // The environment + s3_options, resolved when a dataset is made (not when
-  // the kernel is built: eager mode caches kernels across env changes).
-  ffm::SourceOptions source_options;
+  std::string storage_options;  // "s3.key=value;..." (ffm::StorageOptions)
 
   absl::Status Read(OpKernelConstruction* ctx) {
     TF_RETURN_IF_ERROR(ctx->GetAttr("chunk_size", &chunk_size));
     TF_RETURN_IF_ERROR(ctx->GetAttr("memory_budget", &memory_budget));
     TF_RETURN_IF_ERROR(ctx->GetAttr("io_threads", &io_threads));
     TF_RETURN_IF_ERROR(ctx->GetAttr("verify_crc", &verify_crc));
-    TF_RETURN_IF_ERROR(ctx->GetAttr("s3_options", &s3_options));
+    TF_RETURN_IF_ERROR(ctx->GetAttr("storage_options", &storage_options));
     if (chunk_size < 1) {
       return absl::InvalidArgumentError(
           absl::StrCat("chunk_size must be positive, got ", chunk_size));
@@ -43,34 +39,22 @@ struct ReaderAttrs {
       return absl::InvalidArgumentError(
           absl::StrCat("io_threads must be in [1, 1024], got ", io_threads));
     }
-    return absl::OkStatus();
+    return ffm::StorageOptions::Parse(storage_options).status();
   }
 
-  // A copy with the S3 configuration read from the environment now.
-  ReaderAttrs Resolved() const {
-    ReaderAttrs out = *this;
-    out.source_options.s3 = S3ConfigFromEnvAnd(s3_options);
-    return out;
+  // The storage backends with the environment read now, when a dataset is
+  // made (not when the kernel is built: eager mode caches kernels across
+  // changes of the environment).
+  absl::StatusOr<std::shared_ptr<ffm::Storage>> MakeStorage() const {
+    return ffm::Storage::Create(storage_options);
   }
 
-  void AddTo(DatasetBase::DatasetGraphDefBuilder* b,
-             std::vector<std::pair<absl::string_view, AttrValue>>* attrs) const {
-    auto add = [&](absl::string_view name, const auto& value) {
-      AttrValue a;
-      b->BuildAttrValue(value, &a);
-      attrs->emplace_back(name, a);
-    };
-    add("chunk_size", chunk_size);
-    add("memory_budget", memory_budget);
-    add("io_threads", io_threads);
-    add("verify_crc", verify_crc);
-    add("s3_options", s3_options);
-  }
-
-  ffm::SourceOpener Opener() const {
-    return [options = source_options](const std::string& uri) {
-      return ffm::OpenByteSource(uri, options);
-    };
+  void AddTo(GraphAttrs* attrs) const {
+    attrs->Add("chunk_size", chunk_size)
+        .Add("memory_budget", memory_budget)
+        .Add("io_threads", io_threads)
+        .Add("verify_crc", verify_crc)
+        .Add("storage_options", storage_options);
   }
 };
 

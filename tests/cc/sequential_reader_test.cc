@@ -120,7 +120,7 @@ TEST(InterleaveModelTest, HandWorkedExample) {
 TEST(SequentialReaderTest, CycleLengthOneReadsFilesInOrder) {
   Files files = RandomFiles(/*seed=*/1, 6, 6);
   files[2].clear();
-  SequentialReader reader(Names(files.size()),
+  SequentialReader reader(List(Names(files.size())),
                           MapOpener(FileBytes(files, Compression::kNone)),
                           Options(1, Compression::kNone));
   ReadResult r = ReadAll(reader);
@@ -133,7 +133,7 @@ TEST(SequentialReaderTest, InterleaveMatchesTheModel) {
     Files files = RandomFiles(seed, 1 + seed % 9, 5);
     for (int cycle : {1, 2, 3, 4, 8}) {
       SCOPED_TRACE(absl::StrCat("seed ", seed, " cycle ", cycle));
-      SequentialReader reader(Names(files.size()),
+      SequentialReader reader(List(Names(files.size())),
                               MapOpener(FileBytes(files, Compression::kNone)),
                               Options(cycle, Compression::kNone));
       ReadResult r = ReadAll(reader);
@@ -148,7 +148,7 @@ TEST(SequentialReaderTest, InterleaveMatchesTheModel) {
 }
 
 TEST(SequentialReaderTest, NoFiles) {
-  SequentialReader reader({}, MapOpener({}), Options(3, Compression::kNone));
+  SequentialReader reader(List({}), MapOpener({}), Options(3, Compression::kNone));
   ReadResult r = ReadAll(reader);
   EXPECT_TRUE(r.records.empty());
   EXPECT_TRUE(StatusIs(r.status, absl::StatusCode::kOutOfRange, {}));
@@ -170,7 +170,7 @@ TEST_P(SequentialReaderRestoreTest, RestoreAtEveryBreakPoint) {
   const auto options = Options(cycle, compression);
 
   std::vector<ReaderPosition> positions;
-  SequentialReader first(Names(files.size()), MapOpener(bytes), options);
+  SequentialReader first(List(Names(files.size())), MapOpener(bytes), options);
   positions.push_back(first.position());
   std::vector<std::string> records;
   for (;;) {
@@ -183,7 +183,9 @@ TEST_P(SequentialReaderRestoreTest, RestoreAtEveryBreakPoint) {
 
   for (size_t k = 0; k < positions.size(); ++k) {
     SCOPED_TRACE(k);
-    SequentialReader resumed(Names(files.size()), MapOpener(bytes), options);
+    SequentialReader resumed(
+        List(Names(files.size()), positions[k].names_taken), MapOpener(bytes),
+        options);
     ASSERT_TRUE(resumed.Restore(positions[k]).ok());
     ReadResult rest = ReadAll(resumed);
     EXPECT_TRUE(StatusIs(rest.status, absl::StatusCode::kOutOfRange, {}));
@@ -206,13 +208,13 @@ INSTANTIATE_TEST_SUITE_P(
     });
 
 TEST(SequentialReaderTest, RestoreRejectsACheckpointOfAnotherShape) {
-  SequentialReader reader(Names(2), MapOpener({}),
+  SequentialReader reader(List(Names(2)), MapOpener({}),
                           Options(2, Compression::kNone));
   ReaderPosition p;
   p.slots.resize(3);  // three slots, the reader has two
   EXPECT_EQ(reader.Restore(p).code(), absl::StatusCode::kInvalidArgument);
   p.slots.resize(2);
-  p.slots[0].file = 5;  // only two files
+  p.cycle_index = 2;  // past the last slot
   EXPECT_EQ(reader.Restore(p).code(), absl::StatusCode::kInvalidArgument);
 }
 
@@ -229,7 +231,7 @@ TEST(SequentialReaderTest, MissingFilePropagatesNotFound) {
   };
   for (const Case& c : {Case{1, {"a0", "a1"}}, Case{2, {"a0"}}}) {
     SCOPED_TRACE(c.cycle);
-    SequentialReader reader(names, MapOpener(bytes),
+    SequentialReader reader(List(names), MapOpener(bytes),
                             Options(c.cycle, Compression::kNone));
     ReadResult r = ReadAll(reader);
     EXPECT_EQ(r.records, c.before);
@@ -243,7 +245,7 @@ TEST(SequentialReaderTest, CorruptFileIsDataLossNamingIt) {
   auto bytes = FileBytes(files, Compression::kNone);
   const size_t second = RecordOffsets(files[1])[1];
   bytes[FileName(1)][second + 12] ^= 0x01;  // data of b1
-  SequentialReader reader(Names(2), MapOpener(bytes),
+  SequentialReader reader(List(Names(2)), MapOpener(bytes),
                           Options(2, Compression::kNone));
   ReadResult r = ReadAll(reader);
   EXPECT_EQ(r.records, (std::vector<std::string>{"a0", "b0", "a1"}));

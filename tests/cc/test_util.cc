@@ -11,7 +11,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/time/clock.h"
-#include "ffm/tfrecord/chunk_stream.h"
+#include "ffm/stream/chunk_stream.h"
 #include "ffm/tfrecord/format.h"
 
 namespace ffm {

@@ -23,9 +23,9 @@
 #include "ffm/prefetch/chunk_prefetcher.h"
 #include "ffm/prefetch/executor.h"
 #include "ffm/reader/sequential_reader.h"
-#include "ffm/tfrecord/byte_stream.h"
+#include "ffm/stream/byte_stream.h"
 #include "ffm/tfrecord/record_reader.h"
-#include "ffm/tfrecord/zlib_stream.h"
+#include "ffm/stream/zlib_stream.h"
 
 namespace ffm {
 namespace test {
@@ -119,6 +119,12 @@ ReadResult ReadAll(SequentialReader& reader, size_t limit = SIZE_MAX);
 
 // Serves StringSources from a map of uri -> bytes; NotFound otherwise.
 SourceOpener MapOpener(std::map<std::string, std::string> files);
+
+// A reader's file names from a list, from names[first] on.
+inline std::unique_ptr<FileNames> List(std::vector<std::string> names,
+                                       size_t first = 0) {
+  return std::make_unique<FileNameList>(std::move(names), first);
+}
 
 // True if `status` has `code` and its message contains every piece.
 ::testing::AssertionResult StatusIs(const absl::Status& status,

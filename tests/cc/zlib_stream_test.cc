@@ -1,7 +1,7 @@
 // ZlibStream under RecordReader: GZIP and ZLIB files read through tiny
 // chunks, concatenated gzip members, corruption, truncation, the wrong
 // compression type, and Skip() to a checkpointed position.
-#include "ffm/tfrecord/zlib_stream.h"
+#include "ffm/stream/zlib_stream.h"
 
 #include <algorithm>
 #include <memory>

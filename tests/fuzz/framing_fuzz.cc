@@ -9,10 +9,10 @@
 #include "absl/strings/str_cat.h"
 #include "ffm/io/byte_source.h"
 #include "ffm/prefetch/chunk_prefetcher.h"
-#include "ffm/tfrecord/chunk_stream.h"
-#include "ffm/tfrecord/memory_stream.h"
+#include "ffm/stream/chunk_stream.h"
+#include "ffm/stream/memory_stream.h"
 #include "ffm/tfrecord/record_reader.h"
-#include "ffm/tfrecord/zlib_stream.h"
+#include "ffm/stream/zlib_stream.h"
 
 namespace {
 

@@ -12,7 +12,6 @@ namespace {
 
 constexpr char kMagic[] = "TFFMIDX1";
 constexpr size_t kMagicSize = 8;
-constexpr uint64_t kFramingBytes = tfrecord::kHeaderSize + tfrecord::kFooterSize;
 
 void PutU64(std::string* out, uint64_t v) {
   char b[8];
@@ -76,12 +75,12 @@ absl::StatusOr<RecordIndex> RecordIndex::Create(std::vector<IndexedFile> files,
       }
       index.offsets_.push_back(offset);
       if (lengths[record] > f.size ||
-          f.size - offset < kFramingBytes + lengths[record]) {
+          f.size - offset < tfrecord::FramedSize(lengths[record])) {
         return absl::InvalidArgumentError(absl::StrCat(
             f.uri, ": indexed records run past the file's ", f.size,
             " bytes at record ", j));
       }
-      offset += kFramingBytes + lengths[record];
+      offset += tfrecord::FramedSize(lengths[record]);
     }
   }
   if (record != lengths.size()) {

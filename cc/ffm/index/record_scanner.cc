@@ -2,7 +2,7 @@
 
 #include <string>
 
-#include "ffm/tfrecord/chunk_stream.h"
+#include "ffm/stream/chunk_stream.h"
 #include "ffm/tfrecord/record_reader.h"
 
 namespace ffm {

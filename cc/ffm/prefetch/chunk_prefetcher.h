@@ -22,6 +22,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "ffm/defaults.h"
 #include "ffm/io/byte_source.h"
 #include "ffm/prefetch/byte_budget.h"
 #include "ffm/prefetch/executor.h"
@@ -29,9 +30,9 @@
 namespace ffm {
 
 struct PrefetchOptions {
-  uint64_t chunk_size = 8ull << 20;        // AWS guidance: 8-16 MB ranged GETs
-  uint64_t first_chunk_size = 1ull << 20;  // small first read: fast first record
-  int max_in_flight = 16;                  // reads in flight for this file
+  uint64_t chunk_size = defaults::kChunkSize;
+  uint64_t first_chunk_size = defaults::kFirstChunkSize;
+  int max_in_flight = defaults::kIoThreads;  // reads in flight for this file
 };
 
 // The memory a chunk of `n` bytes takes, and is charged to the budget:

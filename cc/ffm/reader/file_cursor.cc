@@ -1,7 +1,8 @@
 #include "ffm/reader/file_cursor.h"
 
 #include "absl/strings/str_cat.h"
-#include "ffm/tfrecord/chunk_stream.h"
+#include "ffm/stream/chunk_stream.h"
+#include "ffm/stream/zlib_stream.h"
 
 namespace ffm {
 

@@ -12,9 +12,9 @@
 #include "ffm/prefetch/byte_budget.h"
 #include "ffm/prefetch/chunk_prefetcher.h"
 #include "ffm/prefetch/executor.h"
-#include "ffm/tfrecord/byte_stream.h"
+#include "ffm/stream/byte_stream.h"
+#include "ffm/stream/compression.h"
 #include "ffm/tfrecord/record_reader.h"
-#include "ffm/tfrecord/zlib_stream.h"
 
 namespace ffm {
 

@@ -5,15 +5,13 @@
 #include "absl/strings/str_cat.h"
 #include "ffm/io/io_stats.h"
 #include "ffm/tfrecord/format.h"
-#include "ffm/tfrecord/memory_stream.h"
+#include "ffm/stream/memory_stream.h"
 #include "ffm/tfrecord/record_reader.h"
 
 namespace ffm {
 
 namespace {
 
-constexpr uint64_t kFramingBytes =
-    tfrecord::kHeaderSize + tfrecord::kFooterSize;
 
 // Parses the record at `loc` out of `bytes`, which hold the file's bytes
 // from `base` on, and checks it is the record the index says.
@@ -78,7 +76,7 @@ absl::Status ReadIndexedRecord(const RecordIndex& index, IndexedSources* sources
   absl::StatusOr<std::shared_ptr<const ByteSource>> source =
       sources->Get(loc.file);
   if (!source.ok()) return source.status();
-  std::string bytes(kFramingBytes + loc.length, '\0');
+  std::string bytes(tfrecord::FramedSize(loc.length), '\0');
   absl::StatusOr<size_t> got = (*source)->ReadAt(loc.offset, bytes.size(),
                                                  bytes.data());
   if (!got.ok()) return got.status();

@@ -20,19 +20,20 @@
 
 #include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
+#include "ffm/defaults.h"
 #include "ffm/index/record_index.h"
+#include "ffm/io/source_opener.h"
 #include "ffm/prefetch/byte_budget.h"
 #include "ffm/prefetch/chunk_prefetcher.h"
 #include "ffm/prefetch/executor.h"
 #include "ffm/reader/read_plan.h"
-#include "ffm/reader/sequential_reader.h"
 
 namespace ffm {
 
 struct RandomReaderOptions {
   bool verify_crc = true;
-  uint64_t budget_bytes = 256ull << 20;
-  int io_threads = 16;
+  uint64_t budget_bytes = defaults::kMemoryBudget;
+  int io_threads = defaults::kIoThreads;
   int max_groups_ahead = 64;
 };
 

@@ -10,8 +10,6 @@ namespace ffm {
 
 namespace {
 
-constexpr uint64_t kFramingBytes =
-    tfrecord::kHeaderSize + tfrecord::kFooterSize;
 
 // Fisher-Yates with an explicitly specified generator, so an order depends
 // only on (seed, epoch), not on the standard library's std::shuffle.
@@ -39,10 +37,10 @@ std::vector<std::pair<uint64_t, uint64_t>> Blocks(const RecordIndex& index,
     while (id < end_of_file) {
       uint64_t first = id, bytes = 0;
       do {
-        bytes += kFramingBytes + index.lengths()[id];
+        bytes += tfrecord::FramedSize(index.lengths()[id]);
         ++id;
       } while (id < end_of_file &&
-               bytes + kFramingBytes + index.lengths()[id] <= range_bytes);
+               bytes + tfrecord::FramedSize(index.lengths()[id]) <= range_bytes);
       blocks.emplace_back(first, id);
     }
   }
@@ -109,7 +107,7 @@ std::vector<ByteRange> Coalesce(const RecordIndex& index,
   uint64_t prev = 0;
   for (uint64_t id : ids) {
     RecordLocation loc = index.Locate(id);
-    uint64_t bytes = kFramingBytes + loc.length;
+    uint64_t bytes = tfrecord::FramedSize(loc.length);
     if (!ranges.empty() && id == prev + 1 && ranges.back().file == loc.file &&
         ranges.back().length + bytes <= range_bytes) {
       ranges.back().length += bytes;

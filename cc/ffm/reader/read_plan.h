@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "ffm/defaults.h"
 #include "ffm/index/record_index.h"
 
 namespace ffm {
@@ -29,7 +30,7 @@ struct PlanOptions {
   uint64_t epoch = 0;  // mixed into the seed: a new order each epoch
   uint64_t num_shards = 1;
   uint64_t shard_index = 0;
-  uint64_t range_bytes = 8ull << 20;
+  uint64_t range_bytes = defaults::kChunkSize;
   uint64_t group_records = 256;
   uint64_t window_blocks = 8;
 };

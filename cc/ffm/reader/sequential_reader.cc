@@ -1,98 +1,142 @@
 #include "ffm/reader/sequential_reader.h"
 
 #include <algorithm>
+#include <condition_variable>
+#include <mutex>
 
 #include "absl/strings/str_cat.h"
 
 namespace ffm {
 
-struct SequentialReader::Preopened {
-  int64_t file;
+// A file taken from FileNames that is not yet in a slot; its open runs on
+// the executor once started (or in the foreground when its slot needs it).
+struct SequentialReader::Pending {
+  explicit Pending(std::string name) : name(std::move(name)) {}
+
+  const std::string name;
+  bool started = false;  // consumer thread only
   std::mutex mu;
   std::condition_variable cv;
   bool done = false;
   absl::StatusOr<std::unique_ptr<FileCursor>> cursor;
 
-  std::unique_ptr<FileCursor> Wait() {
+  absl::StatusOr<std::unique_ptr<FileCursor>> Wait() {
     std::unique_lock<std::mutex> lock(mu);
     cv.wait(lock, [this] { return done; });
-    return cursor.ok() ? *std::move(cursor) : nullptr;
+    return std::move(cursor);
   }
 };
 
-SequentialReader::SequentialReader(std::vector<std::string> files,
+SequentialReader::SequentialReader(std::unique_ptr<FileNames> names,
                                    SourceOpener open,
                                    const SequentialReaderOptions& options)
-    : files_(std::move(files)),
+    : names_(std::move(names)),
       open_(std::move(open)),
       options_(options),
+      max_files_ahead_(static_cast<size_t>(
+          options.max_files_ahead > 0
+              ? options.max_files_ahead
+              : std::max(options.cycle_length, options.io_threads))),
       budget_(std::make_shared<ByteBudget>(options.budget_bytes)),
       pool_(std::make_unique<ThreadPool>(std::max(1, options.io_threads))),
       slots_(std::max(1, options.cycle_length)) {}
 
 SequentialReader::~SequentialReader() {
-  DropPreopened();
+  DropPending();
   slots_.clear();  // cancels and waits for in-flight reads
   pool_.reset();
 }
 
-void SequentialReader::DropPreopened() {
-  for (auto& p : preopened_) p->Wait();  // the open may still be running
-  preopened_.clear();
+void SequentialReader::DropPending() {
+  for (auto& p : pending_) {
+    if (p->started) p->Wait();  // the open may still be running
+  }
+  pending_.clear();
+}
+
+bool SequentialReader::BudgetHasRoom() const {
+  return budget_->in_use() + options_.cursor.prefetch.chunk_size <=
+         budget_->limit();
+}
+
+void SequentialReader::StartOpen(const std::shared_ptr<Pending>& p) {
+  p->started = true;
+  pool_->Schedule([this, p] {
+    absl::StatusOr<std::unique_ptr<FileCursor>> cursor;
+    absl::StatusOr<std::unique_ptr<ByteSource>> source = open_(p->name);
+    if (source.ok()) {
+      cursor = FileCursor::Open(*std::move(source), 0, options_.cursor,
+                                pool_.get(), budget_);
+    } else {
+      cursor = source.status();
+    }
+    std::lock_guard<std::mutex> lock(p->mu);
+    p->cursor = std::move(cursor);
+    p->done = true;
+    p->cv.notify_all();
+  });
 }
 
 void SequentialReader::OpenAhead() {
-  const int64_t num_files = static_cast<int64_t>(files_.size());
-  while (!file_source_ && !open_ahead_failed_ &&
-         preopened_.size() < slots_.size() &&
-         next_file_ + static_cast<int64_t>(preopened_.size()) < num_files &&
-         budget_->in_use() + options_.cursor.prefetch.chunk_size <=
-             budget_->limit()) {
-    auto p = std::make_shared<Preopened>();
-    p->file = next_file_ + static_cast<int64_t>(preopened_.size());
-    preopened_.push_back(p);
-    pool_->Schedule([this, p] {
-      absl::StatusOr<std::unique_ptr<FileCursor>> cursor;
-      absl::StatusOr<std::unique_ptr<ByteSource>> source = open_(files_[p->file]);
-      if (source.ok()) {
-        cursor = FileCursor::Open(*std::move(source), 0, options_.cursor,
-                                  pool_.get(), budget_);
-      } else {
-        cursor = source.status();
-      }
-      std::lock_guard<std::mutex> lock(p->mu);
-      p->cursor = std::move(cursor);
-      p->done = true;
-      p->cv.notify_all();
-    });
+  for (const auto& p : pending_) {  // names restored from a checkpoint
+    if (p->started) continue;
+    if (!BudgetHasRoom()) return;
+    StartOpen(p);
+  }
+  while (!names_exhausted_ && pending_.size() < max_files_ahead_ &&
+         BudgetHasRoom()) {
+    absl::StatusOr<std::optional<std::string>> name = TakeName();
+    if (!name.ok()) {
+      // Surfaces in order, when a slot needs this file.
+      auto failed = std::make_shared<Pending>("");
+      failed->started = failed->done = true;
+      failed->cursor = name.status();
+      pending_.push_back(std::move(failed));
+      names_exhausted_ = true;
+      return;
+    }
+    if (!name->has_value()) {
+      names_exhausted_ = true;
+      return;
+    }
+    pending_.push_back(std::make_shared<Pending>(**std::move(name)));
+    StartOpen(pending_.back());
   }
 }
 
-absl::Status SequentialReader::OpenSlot(size_t slot, int64_t file,
-                                        uint64_t offset) {
-  if (!preopened_.empty() && preopened_.front()->file == file && offset == 0) {
-    std::shared_ptr<Preopened> p = preopened_.front();
-    preopened_.pop_front();
-    std::unique_ptr<FileCursor> cursor = p->Wait();
-    if (cursor != nullptr) {
-      slots_[slot].file = file;
-      slots_[slot].cursor = std::move(cursor);
-      ++num_open_;
-      return absl::OkStatus();
+absl::Status SequentialReader::FillSlot(size_t slot) {
+  if (pending_.empty() && !names_exhausted_) {
+    absl::StatusOr<std::optional<std::string>> name = TakeName();
+    if (!name.ok()) return name.status();
+    if (name->has_value()) {
+      pending_.push_back(std::make_shared<Pending>(**std::move(name)));
+    } else {
+      names_exhausted_ = true;
     }
-    open_ahead_failed_ = true;  // open it again below: same error, in order
-    DropPreopened();
   }
-  absl::StatusOr<std::unique_ptr<ByteSource>> source = open_(files_[file]);
-  if (!source.ok()) return source.status();
-  absl::StatusOr<std::unique_ptr<FileCursor>> cursor =
-      FileCursor::Open(*std::move(source), offset, options_.cursor,
-                       pool_.get(), budget_);
+  if (pending_.empty()) return absl::OkStatus();
+  std::shared_ptr<Pending> p = pending_.front();
+  pending_.pop_front();
+  absl::StatusOr<std::unique_ptr<FileCursor>> cursor;
+  if (p->started) {
+    cursor = p->Wait();
+  } else {
+    absl::StatusOr<std::unique_ptr<ByteSource>> source = open_(p->name);
+    if (!source.ok()) return source.status();
+    cursor = FileCursor::Open(*std::move(source), 0, options_.cursor,
+                              pool_.get(), budget_);
+  }
   if (!cursor.ok()) return cursor.status();
-  slots_[slot].file = file;
+  slots_[slot].file = p->name;
   slots_[slot].cursor = *std::move(cursor);
   ++num_open_;
   return absl::OkStatus();
+}
+
+absl::StatusOr<std::optional<std::string>> SequentialReader::TakeName() {
+  absl::StatusOr<std::optional<std::string>> name = names_->Next();
+  if (name.ok() && name->has_value()) ++names_taken_;
+  return name;
 }
 
 void SequentialReader::AdvanceCycle() {
@@ -114,27 +158,12 @@ absl::Status SequentialReader::ReadRecord(
       }
       if (!absl::IsOutOfRange(s)) return s;
       slot.cursor.reset();
-      slot.file = -1;
+      slot.file.clear();
       --num_open_;
       AdvanceCycle();
-    } else if (!end_of_input_) {
-      int64_t file = next_file_;
-      if (file_source_) {
-        absl::StatusOr<int64_t> next = file_source_();
-        if (!next.ok()) return next.status();
-        file = *next;
-        if (file >= static_cast<int64_t>(files_.size())) {
-          return absl::InvalidArgumentError(absl::StrCat(
-              "split names file #", file, " of ", files_.size()));
-        }
-      }
-      if (file < 0 || file >= static_cast<int64_t>(files_.size())) {
-        end_of_input_ = true;
-        continue;
-      }
-      absl::Status s = OpenSlot(cycle_index_, file, 0);
+    } else if (!names_exhausted_ || !pending_.empty()) {
+      absl::Status s = FillSlot(cycle_index_);
       if (!s.ok()) return s;
-      next_file_ = file + 1;
     } else if (num_open_ == 0) {
       return absl::OutOfRangeError("end of input");
     } else {
@@ -145,9 +174,9 @@ absl::Status SequentialReader::ReadRecord(
 
 ReaderPosition SequentialReader::position() const {
   ReaderPosition p;
-  p.next_file = next_file_;
   p.cycle_index = static_cast<int64_t>(cycle_index_);
-  p.end_of_input = end_of_input_;
+  p.names_exhausted = names_exhausted_;
+  p.names_taken = names_taken_;
   for (const Slot& slot : slots_) {
     ReaderPosition::Slot s;
     if (slot.cursor != nullptr) {
@@ -156,38 +185,44 @@ ReaderPosition SequentialReader::position() const {
     }
     p.slots.push_back(s);
   }
+  for (const auto& pending : pending_) {
+    if (!pending->name.empty()) p.pending.push_back(pending->name);
+  }
   return p;
 }
 
 absl::Status SequentialReader::Restore(const ReaderPosition& p) {
-  const int64_t num_files = static_cast<int64_t>(files_.size());
   if (p.slots.size() != slots_.size() || p.cycle_index < 0 ||
-      p.cycle_index >= static_cast<int64_t>(slots_.size()) ||
-      p.next_file < 0 || p.next_file > num_files) {
+      p.cycle_index >= static_cast<int64_t>(slots_.size())) {
     return absl::InvalidArgumentError(absl::StrCat(
         "checkpoint does not match this dataset (", p.slots.size(),
-        " slots, next file ", p.next_file, "; dataset has ", slots_.size(),
-        " slots and ", num_files, " files)"));
+        " slots, cycle at ", p.cycle_index, "; dataset has ", slots_.size(),
+        " slots)"));
   }
-  DropPreopened();
+  DropPending();
   for (Slot& slot : slots_) {
     slot.cursor.reset();
-    slot.file = -1;
+    slot.file.clear();
   }
   num_open_ = 0;
   for (size_t i = 0; i < p.slots.size(); ++i) {
-    if (p.slots[i].file < 0) continue;
-    if (p.slots[i].file >= num_files) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("checkpoint names file #", p.slots[i].file,
-                       " but the dataset has ", num_files, " files"));
-    }
-    absl::Status s = OpenSlot(i, p.slots[i].file, p.slots[i].offset);
-    if (!s.ok()) return s;
+    if (p.slots[i].file.empty()) continue;
+    absl::StatusOr<std::unique_ptr<ByteSource>> source = open_(p.slots[i].file);
+    if (!source.ok()) return source.status();
+    absl::StatusOr<std::unique_ptr<FileCursor>> cursor =
+        FileCursor::Open(*std::move(source), p.slots[i].offset,
+                         options_.cursor, pool_.get(), budget_);
+    if (!cursor.ok()) return cursor.status();
+    slots_[i].file = p.slots[i].file;
+    slots_[i].cursor = *std::move(cursor);
+    ++num_open_;
   }
-  next_file_ = p.next_file;
+  for (const std::string& name : p.pending) {
+    pending_.push_back(std::make_shared<Pending>(name));
+  }
+  names_exhausted_ = p.names_exhausted;
+  names_taken_ = p.names_taken;
   cycle_index_ = static_cast<size_t>(p.cycle_index);
-  end_of_input_ = p.end_of_input;
   return absl::OkStatus();
 }
 

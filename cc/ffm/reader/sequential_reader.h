@@ -5,21 +5,20 @@
 //   slots:   [a0] [b0] [c0]  → a0 b0 c0 a1 b1 c1 ...; when a file ends its
 //   slot is refilled with the next file the next time the cycle reaches it.
 //
+// File names are taken from a FileNames source as they are needed, and
+// ahead of need: while the budget has room, the next files are opened (on
+// the executor) so their first chunks are in flight before the current ones
+// end. With tens of milliseconds per request and shards of a few hundred MB
+// the gap at each file boundary would otherwise cost a good part of the
+// throughput; with many small files it would cost all of it.
+//
 // All open files share one executor and one byte budget, so readahead across
-// files is bounded as a whole. While the budget has room, the next files in
-// the list are opened ahead (on the executor) so their first chunks are in
-// flight before the current ones end: with tens of milliseconds per request
-// and shards of a few hundred MB, the gap at each file boundary would
-// otherwise cost a good part of the throughput.
-// Not thread-safe: one consumer at a time.
+// files is bounded as a whole. Not thread-safe: one consumer at a time.
 #ifndef FFM_READER_SEQUENTIAL_READER_H_
 #define FFM_READER_SEQUENTIAL_READER_H_
 
-#include <condition_variable>
 #include <cstdint>
 #include <deque>
-#include <functional>
-#include <mutex>
 #include <memory>
 #include <string>
 #include <vector>
@@ -27,38 +26,44 @@
 #include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "ffm/io/byte_source.h"
+#include "ffm/defaults.h"
+#include "ffm/io/source_opener.h"
 #include "ffm/prefetch/byte_budget.h"
 #include "ffm/prefetch/executor.h"
 #include "ffm/reader/file_cursor.h"
+#include "ffm/reader/file_names.h"
 
 namespace ffm {
 
-using SourceOpener = std::function<absl::StatusOr<std::unique_ptr<ByteSource>>(
-    const std::string& uri)>;
-
 struct SequentialReaderOptions {
   CursorOptions cursor;
-  int cycle_length = 1;                 // files read at once
-  uint64_t budget_bytes = 256ull << 20; // readahead across all open files
-  int io_threads = 16;                  // concurrent chunk reads
+  int cycle_length = 1;                             // files read at once
+  uint64_t budget_bytes = defaults::kMemoryBudget;  // across all open files
+  int io_threads = defaults::kIoThreads;            // concurrent chunk reads
+  // Files opened ahead of the cycle, at most; 0 = max(cycle_length,
+  // io_threads). Only while the budget has room for another chunk.
+  int max_files_ahead = 0;
 };
 
-// Where a reader is: enough to resume on exactly the next record.
+// Where a reader is: enough to resume on exactly the next record, given a
+// FileNames source restored to where it was (it holds the names not yet
+// taken).
 struct ReaderPosition {
   struct Slot {
-    int64_t file = -1;  // index into the file list; -1 = empty slot
+    std::string file;  // empty = no file in this slot
     uint64_t offset = 0;
   };
-  int64_t next_file = 0;
-  int64_t cycle_index = 0;
-  bool end_of_input = false;
   std::vector<Slot> slots;
+  std::vector<std::string> pending;  // taken from FileNames, not yet in a slot
+  int64_t cycle_index = 0;
+  bool names_exhausted = false;  // FileNames has said there are no more
+  // Names taken from FileNames so far: where a FileNameList resumes.
+  uint64_t names_taken = 0;
 };
 
 class SequentialReader {
  public:
-  SequentialReader(std::vector<std::string> files, SourceOpener open,
+  SequentialReader(std::unique_ptr<FileNames> names, SourceOpener open,
                    const SequentialReaderOptions& options);
   ~SequentialReader();
 
@@ -71,38 +76,37 @@ class SequentialReader {
 
   const ByteBudget& budget() const { return *budget_; }
 
-  // Where the next file to open comes from instead of the list order: an
-  // index into the file list, or -1 when there are no more (tf.data service
-  // hands out files as splits this way). Set before the first ReadRecord.
-  using FileSource = std::function<absl::StatusOr<int64_t>()>;
-  void set_file_source(FileSource source) { file_source_ = std::move(source); }
-
  private:
-  struct Preopened;
+  struct Pending;
 
-  absl::Status OpenSlot(size_t slot, int64_t file, uint64_t offset);
-  void AdvanceCycle();
-  // Opens the next files ahead while the budget has room for their reads.
+  // Puts the next file into slot `slot`; with no file left, marks the names
+  // exhausted and leaves the slot empty.
+  absl::Status FillSlot(size_t slot);
+  // Takes names and starts opening them while the budget has room.
   void OpenAhead();
-  void DropPreopened();
+  bool BudgetHasRoom() const;
+  void StartOpen(const std::shared_ptr<Pending>& p);
+  void DropPending();
+  void AdvanceCycle();
+  // names_->Next(), counted.
+  absl::StatusOr<std::optional<std::string>> TakeName();
 
-  const std::vector<std::string> files_;
+  std::unique_ptr<FileNames> names_;
   const SourceOpener open_;
   const SequentialReaderOptions options_;
+  const size_t max_files_ahead_;
   std::shared_ptr<ByteBudget> budget_;
   std::unique_ptr<ThreadPool> pool_;  // outlives the cursors (declared first)
-  FileSource file_source_;
-  std::deque<std::shared_ptr<Preopened>> preopened_;  // files next_file_, +1..
-  bool open_ahead_failed_ = false;  // the error surfaces in order instead
 
   struct Slot {
-    int64_t file = -1;
+    std::string file;
     std::unique_ptr<FileCursor> cursor;
   };
   std::vector<Slot> slots_;
-  int64_t next_file_ = 0;
+  std::deque<std::shared_ptr<Pending>> pending_;  // in the order taken
+  bool names_exhausted_ = false;
+  uint64_t names_taken_ = 0;
   size_t cycle_index_ = 0;
-  bool end_of_input_ = false;
   int num_open_ = 0;
 };
 

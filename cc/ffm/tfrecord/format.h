@@ -21,6 +21,8 @@ namespace tfrecord {
 constexpr size_t kLengthSize = 8;
 constexpr size_t kHeaderSize = kLengthSize + 4;  // length + its masked CRC
 constexpr size_t kFooterSize = 4;                // masked CRC of the data
+// Bytes a record takes on disk beyond its data.
+constexpr size_t kFramingSize = kHeaderSize + kFooterSize;
 constexpr uint32_t kMaskDelta = 0xa282ead8u;
 
 // CRC32C with absl. TensorFlow's bundled absl was compiled without SSE4.2,
@@ -55,6 +57,25 @@ inline uint64_t DecodeFixed64(const char* p) {
 
 inline void EncodeFixed32(char* p, uint32_t v) { std::memcpy(p, &v, sizeof(v)); }
 inline void EncodeFixed64(char* p, uint64_t v) { std::memcpy(p, &v, sizeof(v)); }
+
+// Bytes a record of `data_length` takes in its file.
+constexpr uint64_t FramedSize(uint64_t data_length) {
+  return data_length + kFramingSize;
+}
+
+// Checks a record header and returns the data length it announces; false if
+// `verify_crc` and the length's CRC does not match.
+inline bool ParseHeader(const char* header, bool verify_crc, uint64_t* length) {
+  *length = DecodeFixed64(header);
+  return !verify_crc ||
+         MaskCrc(Crc32c(absl::string_view(header, kLengthSize))) ==
+             DecodeFixed32(header + kLengthSize);
+}
+
+// True if `data` matches the masked CRC in the record's footer.
+inline bool DataCrcMatches(absl::string_view data, const char* footer) {
+  return MaskCrc(Crc32c(data)) == DecodeFixed32(footer);
+}
 
 // Frames one record; for tests and the benchmark's data generator.
 inline std::string FrameRecord(absl::string_view data) {

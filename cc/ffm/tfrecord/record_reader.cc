@@ -5,13 +5,8 @@
 
 namespace ffm {
 
-using tfrecord::Crc32c;
-using tfrecord::DecodeFixed32;
-using tfrecord::DecodeFixed64;
 using tfrecord::kFooterSize;
 using tfrecord::kHeaderSize;
-using tfrecord::kLengthSize;
-using tfrecord::MaskCrc;
 
 RecordReader::RecordReader(ByteStream* stream, std::string uri,
                            bool verify_crc)
@@ -39,10 +34,8 @@ absl::Status RecordReader::ReadRecord(
     return Corrupt(offset, absl::StrCat("truncated header (", *got, " of ",
                                         kHeaderSize, " bytes)"));
   }
-  const uint64_t length = DecodeFixed64(header);
-  if (verify_crc_ &&
-      MaskCrc(Crc32c(absl::string_view(header, kLengthSize))) !=
-          DecodeFixed32(header + kLengthSize)) {
+  uint64_t length = 0;
+  if (!tfrecord::ParseHeader(header, verify_crc_, &length)) {
     return Corrupt(offset, "length CRC mismatch");
   }
   // A length beyond what the stream can still hold is corrupt (or the file
@@ -66,8 +59,7 @@ absl::Status RecordReader::ReadRecord(
                                         " bytes expected)"));
   }
   if (verify_crc_ &&
-      MaskCrc(Crc32c(absl::string_view(data, length))) !=
-          DecodeFixed32(footer)) {
+      !tfrecord::DataCrcMatches(absl::string_view(data, length), footer)) {
     return Corrupt(offset, "data CRC mismatch");
   }
   return absl::OkStatus();

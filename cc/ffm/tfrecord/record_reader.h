@@ -8,7 +8,7 @@
 
 #include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
-#include "ffm/tfrecord/byte_stream.h"
+#include "ffm/stream/byte_stream.h"
 
 namespace ffm {
 

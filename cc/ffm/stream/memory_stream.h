@@ -1,14 +1,14 @@
 // ByteStream over bytes already in memory (a ranged read holding whole
 // records), positioned as if the bytes sat at `base` in their file, so the
 // parser's errors carry file offsets.
-#ifndef FFM_TFRECORD_MEMORY_STREAM_H_
-#define FFM_TFRECORD_MEMORY_STREAM_H_
+#ifndef FFM_STREAM_MEMORY_STREAM_H_
+#define FFM_STREAM_MEMORY_STREAM_H_
 
 #include <algorithm>
 #include <cstring>
 
 #include "absl/strings/string_view.h"
-#include "ffm/tfrecord/byte_stream.h"
+#include "ffm/stream/byte_stream.h"
 
 namespace ffm {
 
@@ -43,4 +43,4 @@ class MemoryStream final : public ByteStream {
 
 }  // namespace ffm
 
-#endif  // FFM_TFRECORD_MEMORY_STREAM_H_
+#endif  // FFM_STREAM_MEMORY_STREAM_H_

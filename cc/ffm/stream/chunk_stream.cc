@@ -1,4 +1,4 @@
-#include "ffm/tfrecord/chunk_stream.h"
+#include "ffm/stream/chunk_stream.h"
 
 #include <algorithm>
 #include <cstring>

@@ -1,14 +1,14 @@
 // ByteStream over the chunks of a ChunkPrefetcher: copies out of the current
 // chunk and moves to the next one when it is used up, so records may span any
 // number of chunk boundaries.
-#ifndef FFM_TFRECORD_CHUNK_STREAM_H_
-#define FFM_TFRECORD_CHUNK_STREAM_H_
+#ifndef FFM_STREAM_CHUNK_STREAM_H_
+#define FFM_STREAM_CHUNK_STREAM_H_
 
 #include <memory>
 
 #include "absl/strings/string_view.h"
 #include "ffm/prefetch/chunk_prefetcher.h"
-#include "ffm/tfrecord/byte_stream.h"
+#include "ffm/stream/byte_stream.h"
 
 namespace ffm {
 
@@ -38,4 +38,4 @@ class ChunkStream final : public ByteStream {
 
 }  // namespace ffm
 
-#endif  // FFM_TFRECORD_CHUNK_STREAM_H_
+#endif  // FFM_STREAM_CHUNK_STREAM_H_

@@ -1,7 +1,7 @@
 // A forward-only stream of bytes the framing parser reads from: the raw
 // chunks of a file (ChunkStream) or their inflated form (ZlibStream).
-#ifndef FFM_TFRECORD_BYTE_STREAM_H_
-#define FFM_TFRECORD_BYTE_STREAM_H_
+#ifndef FFM_STREAM_BYTE_STREAM_H_
+#define FFM_STREAM_BYTE_STREAM_H_
 
 #include <cstdint>
 
@@ -31,4 +31,4 @@ class ByteStream {
 
 }  // namespace ffm
 
-#endif  // FFM_TFRECORD_BYTE_STREAM_H_
+#endif  // FFM_STREAM_BYTE_STREAM_H_

@@ -2,20 +2,19 @@
 // compressed bytes are still prefetched in parallel while inflating runs on
 // the consumer thread. Concatenated gzip members are read as one stream, as
 // TensorFlow's reader does.
-#ifndef FFM_TFRECORD_ZLIB_STREAM_H_
-#define FFM_TFRECORD_ZLIB_STREAM_H_
+#ifndef FFM_STREAM_ZLIB_STREAM_H_
+#define FFM_STREAM_ZLIB_STREAM_H_
 
 #include <zlib.h>
 
 #include <memory>
 #include <string>
 
-#include "ffm/tfrecord/byte_stream.h"
-#include "ffm/tfrecord/chunk_stream.h"
+#include "ffm/stream/byte_stream.h"
+#include "ffm/stream/chunk_stream.h"
+#include "ffm/stream/compression.h"
 
 namespace ffm {
-
-enum class Compression { kNone, kZlib, kGzip };
 
 class ZlibStream final : public ByteStream {
  public:
@@ -45,4 +44,4 @@ class ZlibStream final : public ByteStream {
 
 }  // namespace ffm
 
-#endif  // FFM_TFRECORD_ZLIB_STREAM_H_
+#endif  // FFM_STREAM_ZLIB_STREAM_H_

@@ -1,4 +1,4 @@
-#include "ffm/tfrecord/zlib_stream.h"
+#include "ffm/stream/zlib_stream.h"
 
 #include <algorithm>
 #include <limits>

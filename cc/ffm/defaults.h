@@ -1,0 +1,24 @@
+// The engine's tuning defaults, in one place: the option structs and the op
+// registrations take them from here (Python's are in tf_ffm/_defaults.py and
+// must agree; tests/test_dataset_api.py checks that they do).
+#ifndef FFM_DEFAULTS_H_
+#define FFM_DEFAULTS_H_
+
+#include <cstdint>
+
+namespace ffm {
+namespace defaults {
+
+// AWS guidance for ranged GETs is 8-16 MB, ~85-90 MB/s per connection.
+inline constexpr uint64_t kChunkSize = 8ull << 20;
+// A file's first read: small, so the first record arrives fast.
+inline constexpr uint64_t kFirstChunkSize = 1ull << 20;
+// Readahead across all files an iterator has open.
+inline constexpr uint64_t kMemoryBudget = 256ull << 20;
+// Reads in flight per iterator.
+inline constexpr int kIoThreads = 16;
+
+}  // namespace defaults
+}  // namespace ffm
+
+#endif  // FFM_DEFAULTS_H_

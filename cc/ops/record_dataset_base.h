@@ -1,0 +1,67 @@
+// What the two record datasets (FFMRecordDataset, FFMIndexedDataset) share
+// as TF glue: one scalar string per element, attrs written back by
+// AsGraphDef, and the checkpoint keys they use.
+#ifndef TF_FFM_OPS_RECORD_DATASET_BASE_H_
+#define TF_FFM_OPS_RECORD_DATASET_BASE_H_
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "tensorflow/core/framework/dataset.h"
+
+namespace tensorflow {
+namespace data {
+
+// Names of the values an iterator writes to a checkpoint.
+namespace ckpt {
+inline constexpr char kCycleIndex[] = "cycle_index";
+inline constexpr char kEndOfInput[] = "end_of_input";
+inline constexpr char kNumSlots[] = "num_slots";
+inline constexpr char kSlotFile[] = "slot_file_";      // + slot number
+inline constexpr char kSlotOffset[] = "slot_offset_";  // + slot number
+inline constexpr char kNumPending[] = "num_pending";
+inline constexpr char kPendingFile[] = "pending_file_";  // + position
+inline constexpr char kEpoch[] = "epoch";
+inline constexpr char kPosition[] = "position";
+}  // namespace ckpt
+
+class RecordDatasetBase : public DatasetBase {
+ public:
+  using DatasetBase::DatasetBase;
+
+  const DataTypeVector& output_dtypes() const override {
+    static const DataTypeVector* dtypes = new DataTypeVector({DT_STRING});
+    return *dtypes;
+  }
+  const std::vector<PartialTensorShape>& output_shapes() const override {
+    static const auto* shapes = new std::vector<PartialTensorShape>({{}});
+    return *shapes;
+  }
+};
+
+// Collects the attrs AsGraphDef hands to AddDataset.
+class GraphAttrs {
+ public:
+  explicit GraphAttrs(DatasetBase::DatasetGraphDefBuilder* b) : b_(b) {}
+
+  template <typename T>
+  GraphAttrs& Add(absl::string_view name, const T& value) {
+    AttrValue a;
+    b_->BuildAttrValue(value, &a);
+    attrs_.emplace_back(name, a);
+    return *this;
+  }
+  const std::vector<std::pair<absl::string_view, AttrValue>>& list() const {
+    return attrs_;
+  }
+
+ private:
+  DatasetBase::DatasetGraphDefBuilder* const b_;
+  std::vector<std::pair<absl::string_view, AttrValue>> attrs_;
+};
+
+}  // namespace data
+}  // namespace tensorflow
+
+#endif  // TF_FFM_OPS_RECORD_DATASET_BASE_H_
