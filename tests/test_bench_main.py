@@ -15,27 +15,63 @@ def test_defaults_and_quick():
     full = _parse()
     assert full.profiles == ["local", "mount", "s3"]
     assert full.datasets == ["small", "large"]
-    assert (full.size_mb, full.repeats) == (512, 3)
-    assert full.modes == ["batched", "elementwise"]
+    assert (full.size_mb, full.shards, full.repeats) == (512, 4, 3)
+    assert full.consumption == ["batched", "elementwise"]
+    assert full.readers == ["stock", "ffm"]
+    assert full.read_modes == ["none", "n", "autotune", "gen"]
+    assert full.elementwise_read_modes == ["none", "autotune", "gen"]
     quick = _parse("--quick")
-    assert (quick.size_mb, quick.repeats, quick.modes) == (64, 1, ["batched"])
-    mixed = _parse("--quick", "--modes", "elementwise", "--size-mb", "8", "--profiles", "s3")
-    assert (mixed.size_mb, mixed.modes, mixed.profiles) == (8, ["elementwise"], ["s3"])
+    assert (quick.size_mb, quick.repeats, quick.consumption) == (64, 1, ["batched"])
+    assert quick.readers == ["stock", "ffm"]
+    assert {"none", "autotune"} <= set(quick.read_modes)
+    mixed = _parse("--quick", "--modes", "elementwise", "--size-mb", "8", "--profiles", "s3",
+                   "--readers", "ffm", "--read-modes", "gen,n", "--parallel-reads", "2")
+    assert (mixed.size_mb, mixed.consumption, mixed.profiles) == (8, ["elementwise"], ["s3"])
+    assert (mixed.readers, mixed.read_modes, mixed.parallel_reads) == (
+        ["ffm"], ["gen", "n"], 2)
+    for bad in (("--profiles", "local,nfs"), ("--read-modes", "sometimes"),
+                ("--readers", "dali"), ("--parallel-reads", "0")):
+        with pytest.raises(SystemExit):
+            _parse(*bad)
+
+
+def test_help_says_what_full_and_quick_do(capsys):
     with pytest.raises(SystemExit):
-        _parse("--profiles", "local,nfs")
+        main.main(["--help"])
+    text = capsys.readouterr().out
+    assert "tf-ffm bench --quick" in text and "~25 min" in text
+    assert "--read-modes" in text and "--readers" in text
 
 
-def test_plan_alternates_readers(tmp_path):
+def test_plan_rotates_cells_and_limits_elementwise(tmp_path):
     m = datagen.generate(tmp_path, "small", size_mb=0.1, shards=1)
     with contextlib.ExitStack() as stack:
         profs, skipped = profiles.open_profiles(stack, ["local"], {"small": m})
     assert [p.name for p in profs] == ["local"] and not skipped
-    plan = main._plan(profs, ["batched", "elementwise"], repeats=3)
-    assert len(plan) == 3 * (1 + 2 * 3)
-    firsts = [item[3].reader for item in plan if item[0] == "run" and item[4] == "batched"][::3]
-    assert firsts == ["stock", "stock_autotune", "ffm"], "reader order not rotated"
+    labels = [c.label for c in profs[0].cells["small"]]
+    # Both readers in every read mode, the two of one mode next to each other.
+    assert labels == ["stock_none", "ffm_none", "stock_n", "ffm_n", "stock_autotune",
+                      "ffm_autotune", "stock_gen", "ffm_gen"]
+    plan = main._plan(profs, ["batched", "elementwise"], repeats=3,
+                      elementwise_read_modes=["none", "gen"])
+    assert len(plan) == 3 * (1 + 8 + 4)
+    runs = [item for item in plan if item[0] == "run"]
+    firsts = [item[3].label for item in runs if item[4] == "batched"][::8]
+    assert firsts == ["stock_none", "ffm_none", "stock_n"], "cell order not rotated"
+    assert {item[3].read_mode for item in runs if item[4] == "elementwise"} == {"none", "gen"}
     cell = profs[0].cells["small"][0]
     assert cell.target.paths == datagen.dataset_files(m)
+    # Every run re-reads the files behind it first (see runner.warm_page_cache).
+    assert cell.target.source_paths == datagen.dataset_files(m)
+
+
+def test_profiles_take_a_subset_of_readers_and_modes(tmp_path):
+    m = datagen.generate(tmp_path, "small", size_mb=0.1, shards=1)
+    with contextlib.ExitStack() as stack:
+        profs, _ = profiles.open_profiles(stack, ["local"], {"small": m},
+                                          readers=["ffm"], read_modes=["gen", "none"])
+    assert [(c.reader, c.read_mode, c.label) for c in profs[0].cells["small"]] == [
+        ("ffm", "gen", "ffm_gen"), ("ffm", "none", "ffm_none")]
 
 
 def test_s3_profile_skipped_without_s3_support(tmp_path, monkeypatch):
@@ -75,13 +111,17 @@ def test_s3_profile_reads_s3_uris_and_stock_reads_the_mount(tmp_path):
             pytest.skip(skipped["s3"])
         (s3,) = profs
         cells = {c.label: c for c in s3.cells["small"]}
-        assert sorted(cells) == ["ffm", "stock@mount", "stock_autotune@mount"]
-        ffm = cells["ffm"].target
+        assert list(cells) == ["stock_none@mount", "ffm_none", "stock_n@mount", "ffm_n",
+                               "stock_autotune@mount", "ffm_autotune", "stock_gen@mount",
+                               "ffm_gen"]
+        ffm = cells["ffm_none"].target
         assert ffm.paths == [f"s3://bench/small/{f['name']}" for f in m["files"]]
         endpoint = ffm.env["AWS_ENDPOINT_URL"]
         assert endpoint.startswith("http://127.0.0.1:")
         assert ffm.urls == [f"{endpoint}/bench/small/{f['name']}" for f in m["files"]]
-        mounted = cells["stock@mount"].target.paths
+        # nginx and rclone are measured as part of the set-up, not as "other".
+        assert ffm.server_pgids and cells["stock_none@mount"].target.helper_pgid
+        mounted = cells["stock_none@mount"].target.paths
         with open(mounted[0], "rb") as f, open(datagen.dataset_files(m)[0], "rb") as g:
             assert f.read() == g.read()
     with open("/proc/self/mounts") as f:

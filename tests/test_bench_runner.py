@@ -15,24 +15,62 @@ def dataset(tmp_path_factory):
 
 
 def _target(m):
-    return runner.Target(datagen.dataset_files(m), [f["size"] for f in m["files"]])
+    files = datagen.dataset_files(m)
+    return runner.Target(files, [f["size"] for f in m["files"]], source_paths=files)
 
 
-@pytest.mark.parametrize("reader,mode", [("stock", "elementwise"), ("ffm", "batched")])
-def test_worker_reads_every_record(dataset, reader, mode):
-    result = runner.run_worker(reader, _target(dataset), mode, timeout_s=300)
-    assert result["reader"] == reader and result["mode"] == mode
+@pytest.mark.parametrize("reader,read_mode,consumption", [
+    ("stock", "none", "elementwise"), ("ffm", "none", "batched"),
+    ("ffm", "gen", "batched"), ("stock", "gen", "elementwise"),
+    ("ffm", "n", "elementwise"), ("ffm", "autotune", "batched")])
+def test_worker_reads_every_record(dataset, reader, read_mode, consumption):
+    result = runner.run_worker(reader, read_mode, _target(dataset), consumption, n=2,
+                               timeout_s=300)
+    assert (result["reader"], result["read_mode"], result["consumption"]) == (
+        reader, read_mode, consumption)
+    assert result["epochs"] == 1
     assert result["records"] == dataset["records"]
     assert result["bytes"] == dataset["payload_bytes"] and result["bytes_exact"]
     assert result["wall_s"] > 0 and result["cpu_s"] >= 0 and result["peak_rss_mb"] > 0
+    # The machine's side of the window, and the load before the run.
+    c = result["counters"]
+    assert c["minflt"] >= 0 and c["system_busy_s"] >= 0 and c["read_bytes"] >= 0
+    assert len(result["loadavg"]) == 3
+
+
+def test_worker_repeats_epochs_until_min_seconds(dataset):
+    result = runner.run_worker("ffm", "gen", _target(dataset), "batched", min_seconds=1.0,
+                               timeout_s=300)
+    assert result["epochs"] >= 2 and result["wall_s"] >= 1.0
+    assert result["records"] == result["epochs"] * dataset["records"]
+    assert result["bytes"] == result["epochs"] * dataset["payload_bytes"]
+
+
+def test_read_modes_build_what_users_write(dataset):
+    import tensorflow as tf
+
+    from tf_ffm.bench import worker
+
+    files = datagen.dataset_files(dataset)
+    expected = list(tf.data.TFRecordDataset(files).as_numpy_iterator())
+    for reader in ("stock", "ffm"):
+        for read_mode in ("none", "n", "autotune", "gen"):
+            got = list(worker.make_dataset(reader, read_mode, files, n=2).as_numpy_iterator())
+            if read_mode == "none":
+                assert got == expected, reader
+            else:  # interleaved: same records, maybe another order
+                assert sorted(got) == sorted(expected), (reader, read_mode)
+    with pytest.raises(ValueError, match="read mode"):
+        worker.make_dataset("ffm", "sometimes", files)
 
 
 def test_worker_failure_is_reported(monkeypatch):
     script = "import sys; print('some log'); sys.stderr.write('the reason'); sys.exit(3)"
     monkeypatch.setattr(runner, "worker_command",
                         lambda *a, **k: [sys.executable, "-c", script])
-    with pytest.raises(runner.WorkerError, match="(?s)stock/batched exited with 3.*the reason"):
-        runner.run_worker("stock", runner.Target(["x"], [0]), "batched")
+    with pytest.raises(runner.WorkerError,
+                       match="(?s)stock_none/batched exited with 3.*the reason"):
+        runner.run_worker("stock", "none", runner.Target(["x"], [0]), "batched")
 
 
 def test_crash_after_the_result_is_kept_with_a_warning(monkeypatch):
@@ -40,7 +78,7 @@ def test_crash_after_the_result_is_kept_with_a_warning(monkeypatch):
               "sys.stderr.write('abort at exit'); sys.exit(-6 & 0xff)")
     monkeypatch.setattr(runner, "worker_command",
                         lambda *a, **k: [sys.executable, "-c", script])
-    result = runner.run_worker("ffm", runner.Target(["x"], [0]), "batched")
+    result = runner.run_worker("ffm", "none", runner.Target(["x"], [0]), "batched")
     assert result["records"] == 1 and "abort at exit" in result["exit_warning"]
 
 

@@ -1,14 +1,19 @@
-"""`tf-ffm bench`: stock tf.data.TFRecordDataset against FFMRecordDataset.
+"""`tf-ffm bench`: stock tf.data.TFRecordDataset against FFMRecordDataset,
+in every way a user writes them.
 
-    tf-ffm bench --quick                 # ~1 min: 64 MiB datasets, batched, 1 repeat
-    tf-ffm bench                         # 512 MiB each, both modes, 3 repeats
-    tf-ffm bench --profiles local --data /path/to/tfrecords
+    tf-ffm bench --quick    # ~1.5 min: 64 MiB datasets (1 file), read modes none and
+                            # autotune, batched, 1 run per cell
+    tf-ffm bench            # ~25 min on 2 cores: 512 MiB datasets (4 files), read
+                            # modes none, n, autotune, gen, batched (all modes) and
+                            # element by element (none, autotune, gen), 3 runs per cell
+    tf-ffm bench --profiles local --readers ffm --read-modes gen --data DIR
 
 Generates the datasets (once; see datagen), starts the loopback servers the
-profiles need (see profiles), runs every (profile, dataset, mode, reader)
-cell `--repeats` times in fresh subprocesses, alternating readers, plus the
-raw ceiling of each storage, and writes bench.txt, bench.json and bench.png
-to --out with the median of each cell.
+profiles need (see profiles), runs every (profile, dataset, consumption,
+reader, read mode) cell `--repeats` times in fresh subprocesses, the cells'
+order rotated each repeat, plus the raw ceiling of each storage, and writes
+bench.txt, bench.json and bench.png to --out (median, min-max and an
+"unstable" flag per cell, with the machine's state; see report).
 """
 import argparse
 import contextlib
@@ -19,10 +24,15 @@ import sys
 import threading
 import time
 
-from tf_ffm.bench import datagen, profiles as profiles_mod, report, runner
+from tf_ffm.bench import datagen, labels, machine, output, profiles as profiles_mod, runner
+from tf_ffm.bench.worker import DEFAULT_N
 
 QUICK_SIZE_MB = 64
 DEFAULT_SIZE_MB = 512
+QUICK_READ_MODES = ("none", "autotune")
+# Element by element costs a full epoch of Python per run; the fixed-N mode
+# is left out of it by default to keep the full run near 25 minutes.
+ELEMENTWISE_READ_MODES = ("none", "autotune", "gen")
 DEFAULT_WORK_DIR = os.path.join(
     os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "tf-ffm", "bench-data")
 
@@ -39,7 +49,10 @@ def _csv(choices):
 
 
 def add_arguments(parser):
-    """Options of the `tf-ffm bench` subcommand."""
+    """Options of the `tf-ffm bench` subcommand; its --help starts with what
+    the full and the quick run do (this module's docstring)."""
+    parser.description = __doc__
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.add_argument("--profiles", type=_csv(profiles_mod.PROFILES), default=None,
                         help="storage profiles, comma-separated: local (page cache), "
                              "mount (rclone FUSE over emulated S3), s3 (s3:// to the "
@@ -56,14 +69,30 @@ def add_arguments(parser):
     parser.add_argument("--shards", type=int, default=None,
                         help="files per generated dataset (default 4, --quick 1)")
     parser.add_argument("--repeats", type=int, default=None,
-                        help="runs per cell, readers alternated, median reported "
+                        help="runs per cell, cell order rotated, median reported "
                              "(default 3, --quick 1)")
-    parser.add_argument("--modes", type=_csv(("batched", "elementwise")), default=None,
-                        help="consumption: batched (batch(256).prefetch) and/or "
-                             "elementwise (`for x in ds`). Default: both (--quick: batched)")
+    parser.add_argument("--readers", type=_csv(labels.READERS), default=None,
+                        help="stock (tf.data.TFRecordDataset) and/or ffm "
+                             "(tf_ffm.FFMRecordDataset). Default: both")
+    parser.add_argument("--read-modes", type=_csv(tuple(labels.READ_MODES)), default=None,
+                        help="how files are given: none (num_parallel_reads=None), "
+                             "n (=--parallel-reads), autotune (=AUTOTUNE), gen (a "
+                             "Dataset.from_generator of file names, AUTOTUNE). "
+                             "Default: all (--quick: none,autotune)")
+    parser.add_argument("--parallel-reads", type=int, default=DEFAULT_N, metavar="N",
+                        help=f"num_parallel_reads of read mode n ({DEFAULT_N})")
+    parser.add_argument("--consumption", "--modes", dest="consumption",
+                        type=_csv(labels.CONSUMPTIONS), default=None,
+                        help="batched (batch(256).prefetch) and/or elementwise "
+                             "(`for x in ds`). Default: both (--quick: batched)")
+    parser.add_argument("--elementwise-read-modes", type=_csv(tuple(labels.READ_MODES)),
+                        default=None,
+                        help="read modes also run element by element (default "
+                             f"{','.join(ELEMENTWISE_READ_MODES)})")
     parser.add_argument("--quick", action="store_true",
-                        help=f"{QUICK_SIZE_MB} MiB datasets, batched, 1 repeat: "
-                             "about a minute on 2 cores")
+                        help=f"{QUICK_SIZE_MB} MiB datasets in one file, read modes "
+                             f"{','.join(QUICK_READ_MODES)}, batched, 1 run: about "
+                             "1.5 minutes on 2 cores (a smoke run, not a result)")
     parser.add_argument("--out", default="bench-out", metavar="DIR",
                         help="where bench.txt, bench.json and bench.png go (./bench-out)")
     parser.add_argument("--work-dir", default=DEFAULT_WORK_DIR, metavar="DIR",
@@ -93,9 +122,15 @@ def _resolve(args):
     opts.repeats = args.repeats or (1 if args.quick else 3)
     opts.min_seconds = (args.min_seconds if args.min_seconds is not None
                         else 0.5 if args.quick else 1.0)
-    opts.modes = args.modes or (["batched"] if args.quick else ["batched", "elementwise"])
-    if opts.repeats < 1 or opts.shards < 1:
-        raise SystemExit("tf-ffm bench: --repeats and --shards must be >= 1")
+    opts.consumption = args.consumption or (
+        ["batched"] if args.quick else list(labels.CONSUMPTIONS))
+    opts.readers = args.readers or list(labels.READERS)
+    opts.read_modes = args.read_modes or list(
+        QUICK_READ_MODES if args.quick else labels.READ_MODES)
+    opts.elementwise_read_modes = args.elementwise_read_modes or list(ELEMENTWISE_READ_MODES)
+    if opts.repeats < 1 or opts.shards < 1 or opts.parallel_reads < 1:
+        raise SystemExit("tf-ffm bench: --repeats, --shards and --parallel-reads "
+                         "must be >= 1")
     return opts
 
 
@@ -120,19 +155,28 @@ def _prepare_datasets(opts, log):
     return out
 
 
-def _plan(profiles, modes, repeats):
-    """Ordered work: per repeat, per profile and dataset, the ceiling then every
-    (mode, reader) with the reader order rotated each repeat."""
+def _plan(profiles, consumptions, repeats, elementwise_read_modes=None):
+    """Ordered work: per repeat, per profile and dataset, the ceiling then, per
+    consumption, every cell, the cells' order rotated by one each repeat (so no
+    cell always runs first, or always right after the same one).
+
+    elementwise_read_modes: the read modes run element by element (all if None).
+    """
     items = []
     for rep in range(repeats):
         for prof in profiles:
             for dataset, cells in prof.cells.items():
+                if not cells:
+                    continue
                 items.append(("ceiling", prof, dataset, None, None, rep))
                 k = rep % len(cells)
                 rotated = cells[k:] + cells[:k]
-                for mode in modes:
+                for consumption in consumptions:
                     for cell in rotated:
-                        items.append(("run", prof, dataset, cell, mode, rep))
+                        if (consumption == "elementwise" and elementwise_read_modes
+                                is not None and cell.read_mode not in elementwise_read_modes):
+                            continue
+                        items.append(("run", prof, dataset, cell, consumption, rep))
     return items
 
 
@@ -141,7 +185,7 @@ def _execute(plan, opts, runs, ceilings, log):
 
     warned = set()
     with tqdm(plan, desc="bench", unit="run", file=sys.stderr, dynamic_ncols=True) as bar:
-        for kind, prof, dataset, cell, mode, rep in bar:
+        for kind, prof, dataset, cell, consumption, rep in bar:
             if kind == "ceiling":
                 bar.set_postfix_str(f"{prof.name}/{dataset} raw ceiling")
                 target = prof.ceiling_targets[dataset]
@@ -153,16 +197,19 @@ def _execute(plan, opts, runs, ceilings, log):
                 ceilings.append({"profile": prof.name, "dataset": dataset,
                                  "repeat": rep, **c})
                 continue
-            bar.set_postfix_str(f"{prof.name}/{dataset}/{mode}/{cell.label}")
+            where = f"{prof.name}/{dataset}/{consumption}/{cell.label}"
+            bar.set_postfix_str(where)
             entry = {"profile": prof.name, "dataset": dataset, "reader": cell.label,
-                     "mode": mode, "repeat": rep, "result": None, "error": None}
+                     "consumption": consumption, "repeat": rep, "result": None,
+                     "error": None}
             try:
                 entry["result"] = runner.run_worker(
-                    cell.reader, cell.target, mode, opts.limit_records,
-                    min_seconds=opts.min_seconds)
+                    cell.reader, cell.read_mode, cell.target, consumption,
+                    opts.limit_records, min_seconds=opts.min_seconds,
+                    n=opts.parallel_reads)
             except runner.WorkerError as e:
                 entry["error"] = str(e)
-                log(f"{prof.name}/{dataset}/{mode}/{cell.label}: {e}", bar)
+                log(f"{where}: {e}", bar)
             warning = (entry["result"] or {}).get("exit_warning")
             if warning and (prof.name, cell.label) not in warned:
                 warned.add((prof.name, cell.label))
@@ -212,6 +259,7 @@ def run(args) -> int:
         print(f"tf-ffm bench: {e}", file=sys.stderr)
         return 2
     runs, ceilings, skipped = [], [], {}
+    machine_before = machine.state()
     interrupted = False
     started = time.time()
     with contextlib.ExitStack() as stack:
@@ -219,7 +267,8 @@ def run(args) -> int:
         try:
             profs, skipped = profiles_mod.open_profiles(
                 stack, opts.profiles, datasets, latency_s=opts.latency_ms / 1000,
-                rate=opts.rate, log_dir=os.path.join(out_dir, "logs"))
+                rate=opts.rate, log_dir=os.path.join(out_dir, "logs"),
+                readers=opts.readers, read_modes=opts.read_modes)
             for name, reason in skipped.items():
                 log(f"skipping profile {name}: {reason}")
             if not profs:
@@ -227,10 +276,8 @@ def run(args) -> int:
                 return 1
             for prof in profs:
                 log(f"profile {prof.name}: {prof.note}")
-            if any(p.name == "local" for p in profs):
-                for m in datasets.values():
-                    runner.warm_page_cache(datagen.dataset_files(m))
-            _execute(_plan(profs, opts.modes, opts.repeats), opts, runs, ceilings, log)
+            _execute(_plan(profs, opts.consumption, opts.repeats,
+                           opts.elementwise_read_modes), opts, runs, ceilings, log)
         except KeyboardInterrupt:
             interrupted = True
             log("\ninterrupted: stopping servers; the report covers what was measured")
@@ -241,6 +288,7 @@ def run(args) -> int:
         "duration_s": time.time() - started, "interrupted": interrupted,
         "options": {k: v for k, v in vars(opts).items() if k != "func"},
         "skipped_profiles": skipped, "host": platform.node(), "cpus": os.cpu_count(),
+        "machine_before": machine_before, "machine_after": machine.state(),
         "python": platform.python_version(), "datasets": {
             k: {kk: v for kk, v in m.items() if kk != "files"} for k, m in datasets.items()},
     }
@@ -252,13 +300,9 @@ def run(args) -> int:
     if not runs:
         log("no measurement finished")
         return 130 if interrupted else 1
-    paths = report.write_all(out_dir, runs, ceilings, meta)
+    paths = output.write_all(out_dir, runs, ceilings, meta)
     print()
-    print(paths["table_text"])
-    print()
-    print(report.format_ceilings(ceilings))
-    if paths["notes"]:
-        print(paths["notes"])
+    print(paths["text"])
     for name, reason in skipped.items():
         print(f"skipped {name}: {reason}")
     print(f"\nwrote {paths['table']}, {paths['json']}"
@@ -270,8 +314,7 @@ def run(args) -> int:
 
 
 def main(argv=None):
-    parser = add_arguments(argparse.ArgumentParser(prog="tf-ffm bench",
-                                                   description=__doc__.split("\n")[0]))
+    parser = add_arguments(argparse.ArgumentParser(prog="tf-ffm bench"))
     return run(parser.parse_args(argv))
 
 

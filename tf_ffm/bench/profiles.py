@@ -4,7 +4,9 @@
     mount   a FUSE mount (rclone) of the emulated S3 endpoint: Fast File Mode
     s3      s3://bench/<key> against the emulated endpoint, read by tf_ffm
             directly; the stock reader cannot read s3:// in TF 2.21, so its
-            runs in this profile read the mount (reader "stock@mount")
+            runs in this profile read the mount (labels "stock_<mode>@mount")
+
+Each profile has a cell per (reader, read mode) asked for (labels.py).
 
 `open_profiles` starts what the profiles need on an ExitStack (one nginx for
 mount and s3, one rclone mount) and returns the usable ones plus, for each
@@ -15,6 +17,7 @@ import os
 import tempfile
 from typing import Callable, Dict, List, Optional, Tuple
 
+from tf_ffm.bench.labels import READ_MODES, READERS, label
 from tf_ffm.bench.runner import Target
 from tf_ffm.bench.servers import EmulatedS3, FuseMount, Unavailable
 
@@ -24,8 +27,9 @@ BUCKET = "bench"
 
 @dataclasses.dataclass
 class Cell:
-    reader: str          # worker reader: stock, stock_autotune, ffm
-    label: str           # reader name in the report
+    reader: str          # stock or ffm
+    read_mode: str       # none, n, autotune, gen (labels.READ_MODES)
+    label: str           # name in the report, e.g. ffm_autotune, stock_none@mount
     target: Target
 
 
@@ -38,12 +42,14 @@ class Profile:
 
 
 def _targets(datasets, paths_of: Callable[[dict], List[str]], env=None, urls_of=None,
-             helper_pgid=None):
+             helper_pgid=None, server_pgids=()):
     out = {}
     for name, manifest in datasets.items():
         sizes = [f["size"] for f in manifest["files"]]
+        source = [os.path.join(manifest["dir"], f["name"]) for f in manifest["files"]]
         out[name] = Target(paths_of(manifest), sizes, dict(env or {}),
-                           urls_of(manifest) if urls_of else None, helper_pgid)
+                           urls_of(manifest) if urls_of else None, helper_pgid,
+                           tuple(server_pgids), source)
     return out
 
 
@@ -77,17 +83,22 @@ def s3_problem() -> Optional[str]:
     return None
 
 
-def _stock_cells(target, label_suffix=""):
-    return [Cell("stock", "stock" + label_suffix, target),
-            Cell("stock_autotune", "stock_autotune" + label_suffix, target)]
+def _cells(reader, read_modes, target, where=None):
+    return [Cell(reader, m, label(reader, m, where), target) for m in read_modes]
+
+
+def _pair(readers, read_modes, target):
+    """Cells of both readers on one target, the two of each read mode together."""
+    return [c for m in read_modes for r in readers for c in _cells(r, [m], target)]
 
 
 def open_profiles(stack, wanted, datasets, *, latency_s=0.02, rate="90m",
-                  log_dir=None) -> Tuple[List[Profile], Dict[str, str]]:
+                  log_dir=None, readers=READERS, read_modes=tuple(READ_MODES)
+                  ) -> Tuple[List[Profile], Dict[str, str]]:
     """Start servers on `stack` and return (profiles, {skipped profile: reason}).
 
     datasets: {name: manifest} (see datagen); nginx serves the directory
-    above them as bucket "bench".
+    above them as bucket "bench". readers, read_modes: the cells wanted.
     """
     profiles, skipped = [], {}
     # Keys keep the dataset's directory name: s3://bench/small/part-...
@@ -97,7 +108,7 @@ def open_profiles(stack, wanted, datasets, *, latency_s=0.02, rate="90m",
         local = _targets(datasets, lambda m: [os.path.join(m["dir"], f["name"])
                                               for f in m["files"]])
         profiles.append(Profile(
-            "local", {d: _stock_cells(t) + [Cell("ffm", "ffm", t)] for d, t in local.items()},
+            "local", {d: _pair(readers, read_modes, t) for d, t in local.items()},
             local, note="page cache"))
 
     s3_reason = s3_problem() if "s3" in wanted else None
@@ -125,7 +136,7 @@ def open_profiles(stack, wanted, datasets, *, latency_s=0.02, rate="90m",
             log_path=os.path.join(log_dir, "rclone.log") if log_dir else None))
         mount_targets = _targets(
             datasets, lambda m: [os.path.join(mountpoint, r) for r in _rel(m, root)],
-            helper_pgid=mount.pid)
+            helper_pgid=mount.pid, server_pgids=[server.pid])
     except (Unavailable, RuntimeError) as e:
         mount_reason = f"FUSE mount unavailable: {e}"
 
@@ -134,7 +145,7 @@ def open_profiles(stack, wanted, datasets, *, latency_s=0.02, rate="90m",
             skipped["mount"] = mount_reason
         else:
             profiles.append(Profile(
-                "mount", {d: _stock_cells(t) + [Cell("ffm", "ffm", t)]
+                "mount", {d: _pair(readers, read_modes, t)
                           for d, t in mount_targets.items()},
                 mount_targets,
                 note=f"rclone FUSE over nginx ({latency_s * 1000:.0f} ms, {rate}/conn)"))
@@ -142,13 +153,19 @@ def open_profiles(stack, wanted, datasets, *, latency_s=0.02, rate="90m",
     if "s3" in remote:
         s3 = _targets(datasets, lambda m: [f"s3://{BUCKET}/{r}" for r in _rel(m, root)],
                       env=s3_env(server.endpoint),
-                      urls_of=lambda m: [server.key_url(r) for r in _rel(m, root)])
-        cells = {d: [Cell("ffm", "ffm", t)] for d, t in s3.items()}
+                      urls_of=lambda m: [server.key_url(r) for r in _rel(m, root)],
+                      server_pgids=[server.pid])
         # The stock baseline reads the mount; measured here only when the mount
         # profile does not measure it anyway.
-        if mount_targets is not None and "mount" not in remote:
-            for d, t in mount_targets.items():
-                cells[d] = _stock_cells(t, "@mount") + cells[d]
+        stock_here = mount_targets is not None and "mount" not in remote
+        cells = {}
+        for d, t in s3.items():
+            cells[d] = []
+            for m in read_modes:
+                if stock_here and "stock" in readers:
+                    cells[d] += _cells("stock", [m], mount_targets[d], where="mount")
+                if "ffm" in readers:
+                    cells[d] += _cells("ffm", [m], t)
         note = "ffm on s3:// URIs; stock baseline: stock on the mount"
         if mount_targets is None:
             note += f" (none: {mount_reason})"

@@ -1,36 +1,61 @@
-"""Benchmark report: per-cell medians as a table, a JSON file and a PNG chart.
+"""Benchmark report: per-cell statistics from the recorded runs, as text.
 
 Inputs are the raw records main.py collects:
-    runs      {"profile", "dataset", "reader", "mode", "repeat",
-               "result": worker JSON or None, "error": str or None}
+    runs      {"profile", "dataset", "reader" (a label, see labels.py),
+               "consumption", "repeat", "result": worker JSON or None,
+               "error": str or None}
     ceilings  {"profile", "dataset", "repeat", "bytes", "wall_s", "cpu_s"}
 
-Units: MB = 1e6 bytes, GB = 1e9 bytes. CPU % is process CPU time over wall
-time (100 % = one core busy). "of ceiling" is MB/s over the raw parallel
-ranged-read rate of the same storage (for every row of the s3 profile, that of
-direct range GETs); "vs stock" is MB/s over the best of
-the stock reader's configurations (num_parallel_reads None or AUTOTUNE) for
-the same dataset and consumption mode in the same profile (for s3, where
-the stock reader cannot go, its runs on the mount).
+Units: MB = 1e6 bytes, GB = 1e9 bytes. Rates are medians over a cell's runs,
+with their min–max. CPU % is process CPU time over wall time (100 % = one
+core busy); CPU-s/GB the process's user+sys seconds per GB of record payload.
+"of ceiling" is MB/s over the raw parallel ranged-read rate of the same
+storage (for every row of the s3 profile, that of direct range GETs). "vs
+stock" divides an ffm cell by the stock reader in the same read mode and
+consumption in the same profile (for s3, where the stock reader cannot go,
+its runs on the mount); `format_best` compares each side's best mode.
+
+A cell is flagged (column "flags") when its numbers are not to be trusted as
+they stand:
+    unstable   max/min of its runs' MB/s above labels.UNSTABLE_SPREAD
+    busy       in some run, other processes used > BUSY_OTHER_PCT % of a core
+               (system CPU minus the reader, its mount and the server)
+    steal      in some run, the hypervisor took > STEAL_PCT % of a core
+    disk       in some run, the reader or its server read more than
+               DISK_FRACTION of the bytes from block devices, not page cache
 """
-import json
-import os
 import statistics
 from typing import Dict, List
+
+from tf_ffm.bench.labels import (UNSTABLE_SPREAD, fmt, fmt_range, fmt_ratio, label_key,
+                                 parse_label)
 
 MB = 1e6
 GB = 1e9
 BASELINE_FALLBACK = {"s3": "mount"}  # profile -> where its stock baseline runs
-READER_ORDER = ("stock", "stock_autotune", "stock@mount", "stock_autotune@mount",
-                "best stock (mount)", "ffm")
+BUSY_OTHER_PCT = 25.0
+STEAL_PCT = 5.0
+DISK_FRACTION = 0.05
+KEY_FIELDS = ("profile", "dataset", "consumption", "reader")
 
-COLUMNS = [  # (header, row key, format)
-    ("profile", "profile", "{}"), ("dataset", "dataset", "{}"), ("reader", "reader", "{}"),
-    ("mode", "mode", "{}"), ("records/s", "records_per_s", "{:,.0f}"),
-    ("MB/s", "mb_per_s", "{:,.1f}"), ("CPU %", "cpu_pct", "{:.0f}"),
-    ("CPU-s/GB", "cpu_s_per_gb", "{:.2f}"), ("RSS MB", "peak_rss_mb", "{:,.0f}"),
-    ("of ceiling", "frac_of_ceiling", "{:.0%}"), ("vs stock", "ratio_vs_stock", "{:.2f}x"),
-    ("runs", "runs", "{}"),
+COLUMNS = [  # (header, render(row), left-aligned)
+    ("profile", lambda r: r["profile"], True),
+    ("dataset", lambda r: r["dataset"], True),
+    ("consumption", lambda r: r["consumption"], True),
+    ("reader", lambda r: r["reader"], True),
+    ("records/s", lambda r: fmt(r["records_per_s"], "{:,.0f}"), False),
+    ("min–max", lambda r: fmt_range(r["records_per_s_min"], r["records_per_s_max"],
+                                    "{:,.0f}"), False),
+    ("MB/s", lambda r: fmt(r["mb_per_s"], "{:,.1f}", "ERR" if r["errors"] else "-"), False),
+    ("min–max ", lambda r: fmt_range(r["mb_per_s_min"], r["mb_per_s_max"], "{:,.0f}"),
+     False),
+    ("CPU %", lambda r: fmt(r["cpu_pct"], "{:.0f}"), False),
+    ("CPU-s/GB", lambda r: fmt(r["cpu_s_per_gb"], "{:.2f}"), False),
+    ("RSS MB", lambda r: fmt(r["peak_rss_mb"], "{:,.0f}"), False),
+    ("of ceiling", lambda r: fmt(r["frac_of_ceiling"], "{:.0%}"), False),
+    ("vs stock", lambda r: fmt_ratio(r["ratio_vs_stock_same_mode"]), False),
+    ("runs", lambda r: str(r["runs"]), False),
+    ("flags", lambda r: " ".join(r["flags"]), True),
 ]
 
 
@@ -39,8 +64,9 @@ def _median(values):
     return statistics.median(values) if values else None
 
 
-def _reader_key(name):
-    return (READER_ORDER.index(name) if name in READER_ORDER else len(READER_ORDER), name)
+def _extreme(fn, values):
+    values = [v for v in values if v is not None]
+    return fn(values) if values else None
 
 
 def ceiling_rates(ceilings) -> Dict[tuple, float]:
@@ -53,85 +79,167 @@ def ceiling_rates(ceilings) -> Dict[tuple, float]:
     return {k: statistics.median(v) for k, v in groups.items()}
 
 
-def summarise(runs, ceilings) -> List[dict]:
-    """One row per (profile, dataset, reader, mode) with median metrics."""
-    groups = {}
-    for run in runs:
-        key = (run["profile"], run["dataset"], run["reader"], run["mode"])
-        groups.setdefault(key, []).append(run)
-    ceiling = ceiling_rates(ceilings)
-    rows = []
-    for (profile, dataset, reader, mode), group in groups.items():
-        ok = [r["result"] for r in group if r.get("result")]
-        errors = [r["error"] for r in group if r.get("error")]
-        warnings = sorted({res["exit_warning"] for res in ok if res.get("exit_warning")})
-        row = {"profile": profile, "dataset": dataset, "reader": reader, "mode": mode,
-               "runs": len(ok), "errors": errors, "warnings": warnings}
-        per_run = [_derive(res) for res in ok]
-        for key in ("records_per_s", "mb_per_s", "cpu_pct", "cpu_s_per_gb",
-                    "peak_rss_mb", "helper_cpu_pct", "first_record_s", "records",
-                    "bytes"):
-            row[key] = _median([m.get(key) for m in per_run])
-        rate = ceiling.get((profile, dataset))
-        row["ceiling_mb_per_s"] = rate
-        row["frac_of_ceiling"] = (row["mb_per_s"] / rate
-                                  if rate and row["mb_per_s"] is not None else None)
-        rows.append(row)
-    for row in rows:
-        base = _stock_best(rows, row)
-        row["stock_best_mb_per_s"] = base
-        row["ratio_vs_stock"] = (row["mb_per_s"] / base
-                                 if base and row["mb_per_s"] is not None else None)
-    rows.sort(key=lambda r: (r["profile"], r["dataset"], r["mode"], _reader_key(r["reader"])))
-    return rows
-
-
-def _derive(res) -> dict:
+def derive(res) -> dict:
+    """Rates and the machine's side of one worker result."""
     wall = res["wall_s"] or float("nan")
+    c = res.get("counters") or {}
     out = {"records_per_s": res["records"] / wall, "mb_per_s": res["bytes"] / wall / MB,
            "cpu_pct": 100 * res["cpu_s"] / wall,
            "cpu_s_per_gb": res["cpu_s"] / (res["bytes"] / GB) if res["bytes"] else None,
            "peak_rss_mb": res["peak_rss_mb"], "first_record_s": res.get("first_record_s"),
-           "records": res["records"], "bytes": res["bytes"]}
-    if "helper_cpu_s" in res:
-        out["helper_cpu_pct"] = 100 * res["helper_cpu_s"] / wall
+           "records": res["records"], "bytes": res["bytes"],
+           "helper_cpu_pct": (100 * res["helper_cpu_s"] / wall
+                              if "helper_cpu_s" in res else None),
+           "server_cpu_pct": (100 * res["server_cpu_s"] / wall
+                              if "server_cpu_s" in res else None),
+           "loadavg_1m": (res.get("loadavg") or [None])[0]}
+    if c.get("system_busy_s") is not None:
+        # Everything the machine did in the window that is not this
+        # measurement's own processes: other jobs, kernel threads.
+        own = res["cpu_s"] + res.get("helper_cpu_s", 0) + res.get("server_cpu_s", 0)
+        out["other_cpu_pct"] = max(0.0, 100 * (c["system_busy_s"] - own) / wall)
+    if c.get("system_steal_s") is not None:
+        out["steal_pct"] = 100 * c["system_steal_s"] / wall
+    if c.get("read_bytes") is not None and res["bytes"]:
+        # Block-device reads by the reader and by the server feeding it: what
+        # should have come from the page cache and did not.
+        disk = c["read_bytes"] + res.get("server_read_bytes", 0)
+        out["disk_fraction"] = disk / res["bytes"]
+    for k in ("minflt", "nivcsw", "nvcsw", "migrations"):
+        if c.get(k) is not None and res["bytes"]:
+            out[f"{k}_per_gb"] = c[k] / (res["bytes"] / GB)
     return out
 
 
-def _stock_best(rows, row):
+def _flags(row, per_run) -> List[str]:
+    flags = []
+    if row["spread"] is not None and row["spread"] > UNSTABLE_SPREAD:
+        flags.append(f"unstable({row['spread']:.2f}x)")
+    if any((m.get("other_cpu_pct") or 0) > BUSY_OTHER_PCT for m in per_run):
+        flags.append("busy")
+    if any((m.get("steal_pct") or 0) > STEAL_PCT for m in per_run):
+        flags.append("steal")
+    if any((m.get("disk_fraction") or 0) > DISK_FRACTION for m in per_run):
+        flags.append("disk")
+    return flags
+
+
+def _row(key, group, ceiling) -> dict:
+    ok = [r["result"] for r in group if r.get("result")]
+    row = dict(zip(KEY_FIELDS, key), runs=len(ok),
+               errors=[r["error"] for r in group if r.get("error")],
+               warnings=sorted({res["exit_warning"] for res in ok
+                                if res.get("exit_warning")}))
+    per_run = [derive(res) for res in ok]
+    for k in ("records_per_s", "mb_per_s", "cpu_pct", "cpu_s_per_gb", "peak_rss_mb",
+              "helper_cpu_pct", "server_cpu_pct", "first_record_s", "records", "bytes",
+              "other_cpu_pct", "steal_pct", "disk_fraction", "minflt_per_gb",
+              "nivcsw_per_gb", "migrations_per_gb"):
+        row[k] = _median([m.get(k) for m in per_run])
+    for k in ("records_per_s", "mb_per_s"):
+        row[f"{k}_min"] = _extreme(min, [m[k] for m in per_run])
+        row[f"{k}_max"] = _extreme(max, [m[k] for m in per_run])
+    row["per_run_mb_per_s"] = [m["mb_per_s"] for m in per_run]
+    lo, hi = row["mb_per_s_min"], row["mb_per_s_max"]
+    row["spread"] = hi / lo if len(per_run) >= 2 and lo else None
+    row["unstable"] = row["spread"] is not None and row["spread"] > UNSTABLE_SPREAD
+    row["max_loadavg_1m"] = _extreme(max, [m["loadavg_1m"] for m in per_run])
+    row["flags"] = _flags(row, per_run)
+    rate = ceiling.get((row["profile"], row["dataset"]))
+    row["ceiling_mb_per_s"] = rate
+    row["frac_of_ceiling"] = (row["mb_per_s"] / rate
+                              if rate and row["mb_per_s"] is not None else None)
+    return row
+
+
+def summarise(runs, ceilings) -> List[dict]:
+    """One row per (profile, dataset, consumption, reader label), in table order."""
+    groups = {}
+    for run in runs:
+        groups.setdefault(tuple(run[k] for k in KEY_FIELDS), []).append(run)
+    ceiling = ceiling_rates(ceilings)
+    rows = [_row(key, group, ceiling) for key, group in groups.items()]
+    for row in rows:
+        reader, read_mode, _ = parse_label(row["reader"])
+        same = _stock_rows(rows, row, read_mode) if reader == "ffm" else []
+        base = same[0]["mb_per_s"] if same else None
+        row["stock_same_mode_mb_per_s"] = base
+        row["ratio_vs_stock_same_mode"] = (row["mb_per_s"] / base
+                                           if base and row["mb_per_s"] is not None else None)
+        best = max((r["mb_per_s"] for r in _stock_rows(rows, row)), default=None)
+        row["stock_best_mb_per_s"] = best
+        row["ratio_vs_stock_best"] = (row["mb_per_s"] / best
+                                      if best and row["mb_per_s"] is not None else None)
+    rows.sort(key=lambda r: (r["profile"], r["dataset"], r["consumption"],
+                             label_key(r["reader"])))
+    return rows
+
+
+def _stock_rows(rows, row, read_mode=None):
+    """The stock reader's measured rows comparable with `row` (same dataset and
+    consumption; the same read mode if given): from its own profile, or from
+    the profile BASELINE_FALLBACK names when it has none."""
     for profile in (row["profile"], BASELINE_FALLBACK.get(row["profile"])):
-        rates = [r["mb_per_s"] for r in rows
+        found = [r for r in rows
                  if r["profile"] == profile and r["dataset"] == row["dataset"]
-                 and r["mode"] == row["mode"] and r["reader"].startswith("stock")
+                 and r["consumption"] == row["consumption"]
+                 and parse_label(r["reader"])[0] == "stock"
+                 and (read_mode is None or parse_label(r["reader"])[1] == read_mode)
                  and r["mb_per_s"] is not None]
-        if rates:
-            return max(rates)
-    return None
+        if found:
+            return found
+    return []
+
+
+def best_lines(rows) -> List[dict]:
+    """Per (profile, dataset, consumption): each reader's best cell, and ffm's
+    slowest mode relative to its best (a "slow mode" is a trap for users)."""
+    out = []
+    for key in sorted({(r["profile"], r["dataset"], r["consumption"]) for r in rows}):
+        group = [r for r in rows if (r["profile"], r["dataset"], r["consumption"]) == key
+                 and r["mb_per_s"] is not None]
+        ffm = [r for r in group if parse_label(r["reader"])[0] == "ffm"]
+        if not ffm:
+            continue
+        stock = _stock_rows(rows, ffm[0])
+        best_f = max(ffm, key=lambda r: r["mb_per_s"])
+        worst_f = min(ffm, key=lambda r: r["mb_per_s"])
+        best_s = max(stock, key=lambda r: r["mb_per_s"]) if stock else None
+        out.append({
+            "profile": key[0], "dataset": key[1], "consumption": key[2],
+            "ffm_best": best_f["reader"], "ffm_best_mb_per_s": best_f["mb_per_s"],
+            "stock_best": best_s["reader"] if best_s else None,
+            "stock_best_mb_per_s": best_s["mb_per_s"] if best_s else None,
+            "ratio": best_f["mb_per_s"] / best_s["mb_per_s"] if best_s else None,
+            "ffm_slowest": worst_f["reader"],
+            "ffm_slowest_vs_best": worst_f["mb_per_s"] / best_f["mb_per_s"]})
+    return out
+
+
+def format_best(lines) -> str:
+    out = []
+    for b in lines:
+        text = (f"{b['profile']}/{b['dataset']}/{b['consumption']}: ffm best / stock best = "
+                f"{b['ffm_best']} {b['ffm_best_mb_per_s']:,.1f} MB/s / ")
+        text += (f"{b['stock_best']} {b['stock_best_mb_per_s']:,.1f} MB/s = "
+                 f"{b['ratio']:.2f}x" if b["stock_best"] else "no stock run")
+        text += f"; ffm slowest {b['ffm_slowest']} {b['ffm_slowest_vs_best']:.2f}x of best"
+        out.append(text)
+    return "\n".join(out)
 
 
 def format_table(rows) -> str:
     """A plain-text table; "-" where a value is unknown, ERR where every run failed."""
-    body = []
-    for row in rows:
-        cells = []
-        for _, key, fmt in COLUMNS:
-            value = row.get(key)
-            if value is None:
-                cells.append("ERR" if key == "mb_per_s" and row.get("errors") else "-")
-            else:
-                cells.append(fmt.format(value))
-        body.append(cells)
-    header = [h for h, _, _ in COLUMNS]
+    body = [[render(r) for _, render, _ in COLUMNS] for r in rows]
+    header = [h.strip() for h, _, _ in COLUMNS]
     widths = [max(len(x) for x in col) for col in zip(header, *body)]
-    left = {"profile", "dataset", "reader", "mode"}
 
     def line(cells):
-        return "  ".join(c.ljust(w) if COLUMNS[i][1] in left else c.rjust(w)
-                         for i, (c, w) in enumerate(zip(cells, widths)))
+        return "  ".join(c.ljust(w) if COLUMNS[i][2] else c.rjust(w)
+                         for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
 
-    out = [line(header), "  ".join("-" * w for w in widths)]
-    out += [line(c) for c in body]
-    return "\n".join(out)
+    return "\n".join([line(header), "  ".join("-" * w for w in widths)]
+                     + [line(c) for c in body])
 
 
 def format_notes(rows) -> str:
@@ -156,29 +264,33 @@ def format_ceilings(ceilings) -> str:
                      for (p, d), mbps in sorted(rates.items()))
 
 
-def write_json(path, rows, runs, ceilings, meta) -> str:
-    payload = {"meta": meta, "rows": rows, "runs": runs, "ceilings": ceilings}
-    tmp = path + ".tmp"
-    with open(tmp, "w") as f:
-        json.dump(payload, f, indent=1, default=str)
-    os.replace(tmp, path)
-    return path
+def format_machine(meta, rows) -> str:
+    """What the machine was set to and how loaded it was, in one or two lines."""
+    m = meta.get("machine_before") or {}
+    if not m:
+        return ""
+    parts = [f"{m.get('cpus')} CPUs", f"THP {m.get('thp_enabled')}"
+             f" (defrag {m.get('thp_defrag')})"]
+    if m.get("damon_pageout"):
+        parts.append("DAMON " + ", ".join(m["damon_pageout"]))
+    if m.get("balloon_free_page_reporting"):
+        parts.append("balloon free page reporting")
+    if m.get("malloc_env"):
+        parts.append(" ".join(f"{k}={v}" for k, v in sorted(m["malloc_env"].items())))
+    loads = [r["max_loadavg_1m"] for r in rows if r.get("max_loadavg_1m") is not None]
+    text = "machine: " + "; ".join(parts)
+    if loads:
+        text += f"; 1-min load before runs up to {max(loads):.2f}"
+    flagged = sum(1 for r in rows if r["flags"])
+    if flagged:
+        text += (f"\n{flagged} of {len(rows)} cells flagged (unstable: runs' max/min > "
+                 f"{UNSTABLE_SPREAD}; busy: other processes > {BUSY_OTHER_PCT:.0f} % of a "
+                 f"core; steal; disk: page cache missed)")
+    return text
 
 
-def write_all(out_dir, runs, ceilings, meta, chart=True) -> Dict[str, str]:
-    """Write bench.json, bench.txt and (if chart) bench.png into out_dir; return paths."""
-    from tf_ffm.bench import chart as chart_mod
-
-    os.makedirs(out_dir, exist_ok=True)
-    rows = summarise(runs, ceilings)
-    table = format_table(rows)
-    paths = {"json": write_json(os.path.join(out_dir, "bench.json"), rows, runs,
-                                ceilings, meta)}
-    paths["table"] = os.path.join(out_dir, "bench.txt")
-    with open(paths["table"], "w") as f:
-        f.write("\n\n".join(x for x in (table, format_ceilings(ceilings),
-                                         format_notes(rows)) if x) + "\n")
-    if chart and rows:
-        paths["chart"] = chart_mod.write_chart(os.path.join(out_dir, "bench.png"),
-                                               rows, meta.get("title"))
-    return {"table_text": table, "notes": format_notes(rows), **paths}
+def format_all(rows, ceilings, meta) -> str:
+    """The whole text report: table, best lines, ceilings, machine, notes."""
+    parts = (format_table(rows), format_best(best_lines(rows)), format_ceilings(ceilings),
+             format_machine(meta, rows), format_notes(rows))
+    return "\n\n".join(p for p in parts if p)

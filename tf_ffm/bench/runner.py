@@ -2,7 +2,11 @@
 
 A reader run starts `python -m tf_ffm.bench.worker` so that no state (page
 cache aside), thread pool or allocator high-water mark carries over from one
-run to the next, and peak RSS belongs to that run alone.
+run to the next, and peak RSS belongs to that run alone. Before each run the
+files behind the target are read once more (`warm_page_cache`): on a machine
+that pages out cold memory without pressure (DAMON, see machine.py) a dataset
+left alone for a minute is otherwise partly re-read from disk, by the reader
+("local") or by the server (mount, s3).
 
 The raw ceiling is what the storage delivers to parallel ranged reads with no
 parsing: 8 MiB ranges, 16 at once, with os.pread for paths (local or mount)
@@ -20,9 +24,9 @@ import sys
 import threading
 import time
 import urllib.parse
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
-from tf_ffm.bench import servers
+from tf_ffm.bench import machine, servers
 
 CHUNK = 8 << 20
 IN_FLIGHT = 16
@@ -39,6 +43,9 @@ class Target:
     urls: Optional[List[str]] = None  # http URLs of the same files (ceiling)
     helper_pgid: Optional[int] = None  # process group serving the reads (the
                                        # mount's rclone): its CPU is measured too
+    server_pgids: Tuple[int, ...] = ()  # other processes of the set-up (nginx):
+                                        # their CPU is not "something else busy"
+    source_paths: Optional[List[str]] = None  # local files behind paths/urls
 
     @property
     def total_bytes(self) -> int:
@@ -62,51 +69,76 @@ def group_cpu_s(pgid) -> float:
     return ticks / os.sysconf("SC_CLK_TCK")
 
 
-def worker_command(reader, target, mode, limit=None, min_seconds=0.0, python=None):
+def worker_command(reader, read_mode, target, consumption, limit=None, min_seconds=0.0,
+                   n=None, python=None):
     cmd = [python or sys.executable, "-m", "tf_ffm.bench.worker",
-           "--reader", reader, "--mode", mode, "--file-bytes", str(target.total_bytes),
-           "--min-seconds", str(min_seconds)]
+           "--reader", reader, "--read-mode", read_mode, "--consumption", consumption,
+           "--file-bytes", str(target.total_bytes), "--min-seconds", str(min_seconds)]
+    if n:
+        cmd += ["--n", str(n)]
     if limit:
         cmd += ["--limit-records", str(limit)]
     return cmd + ["--files", *target.paths]
 
 
-def run_worker(reader, target, mode, limit=None, *, min_seconds=0.0, timeout_s=1800):
+def group_read_bytes(pgid) -> int:
+    """Bytes the live processes of group pgid have read from block devices."""
+    return sum(machine.read_bytes(pid) or 0 for pid, _ in servers.group_pids(pgid))
+
+
+def _setup_counters(target):
+    """(helper CPU s, server CPU s, server disk bytes) so far."""
+    return (group_cpu_s(target.helper_pgid),
+            sum(group_cpu_s(p) for p in target.server_pgids),
+            sum(group_read_bytes(p) for p in target.server_pgids))
+
+
+def run_worker(reader, read_mode, target, consumption, limit=None, *, min_seconds=0.0,
+               n=None, timeout_s=1800, warm=True):
     """One measurement in a fresh interpreter; returns the worker's JSON dict.
 
     min_seconds: whole epochs are read again until this much time has passed.
-    The CPU time of target.helper_pgid during the run (e.g. the rclone mount)
-    is added to the result as "helper_cpu_s".
+    Added to the result: "loadavg" (1/5/15 min, before the run), and the CPU
+    seconds during the run of target.helper_pgid ("helper_cpu_s", e.g. the
+    rclone mount) and of target.server_pgids ("server_cpu_s", nginx) with the
+    bytes those read from disk ("server_read_bytes").
     """
-    helper_pgid = target.helper_pgid
     env = dict(os.environ)
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     env["PYTHONPATH"] = os.pathsep.join(
         p for p in (_PACKAGE_PARENT, env.get("PYTHONPATH")) if p)
     env.update(target.env)
-    helper0 = group_cpu_s(helper_pgid)
+    if warm and target.source_paths:
+        warm_page_cache(target.source_paths)
+    load = machine.loadavg()
+    helper0, server0, disk0 = _setup_counters(target)
     started = time.perf_counter()
+    name = f"{reader}_{read_mode}/{consumption}"
     try:
-        proc = subprocess.run(worker_command(reader, target, mode, limit, min_seconds),
-                              env=env,
-                              stdin=subprocess.DEVNULL, capture_output=True,
-                              text=True, timeout=timeout_s)
+        proc = subprocess.run(
+            worker_command(reader, read_mode, target, consumption, limit, min_seconds, n),
+            env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+            timeout=timeout_s)
     except subprocess.TimeoutExpired as e:
-        raise WorkerError(f"{reader}/{mode}: no result after {timeout_s} s") from e
-    helper = group_cpu_s(helper_pgid) - helper0
+        raise WorkerError(f"{name}: no result after {timeout_s} s") from e
+    helper1, server1, disk1 = _setup_counters(target)
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
     tail = "\n".join(proc.stderr.strip().splitlines()[-6:])
     if not lines:
-        raise WorkerError(f"{reader}/{mode} exited with {proc.returncode}:\n{tail}")
+        raise WorkerError(f"{name} exited with {proc.returncode}:\n{tail}")
     result = json.loads(lines[-1])
     result["process_s"] = time.perf_counter() - started  # start-up and exit included
+    result["loadavg"] = load
     if proc.returncode != 0:
         # The measurement finished and is kept, but the crash (e.g. at
         # interpreter exit) is reported, never hidden.
         result["exit_warning"] = (f"exited with {proc.returncode} after measuring:\n"
                                   f"{tail}")
-    if helper_pgid:
-        result["helper_cpu_s"] = helper
+    if target.helper_pgid:
+        result["helper_cpu_s"] = helper1 - helper0
+    if target.server_pgids:
+        result["server_cpu_s"] = server1 - server0
+        result["server_read_bytes"] = disk1 - disk0
     return result
 
 
@@ -216,8 +248,10 @@ def ceiling_http(urls, sizes, chunk=CHUNK, in_flight=IN_FLIGHT, min_seconds=0.0)
     return _run_parallel(read_range, sizes, chunk, in_flight, min_seconds)
 
 
-def ceiling(target, min_seconds=0.0):
+def ceiling(target, min_seconds=0.0, warm=True):
     """The raw ceiling for a target: HTTP when it has URLs, else pread."""
+    if warm and target.source_paths:
+        warm_page_cache(target.source_paths)
     if target.urls:
         return ceiling_http(target.urls, target.sizes, min_seconds=min_seconds)
     return ceiling_posix(target.paths, target.sizes, min_seconds=min_seconds)

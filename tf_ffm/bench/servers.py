@@ -83,9 +83,8 @@ def _group_alive(pgid) -> bool:
     return any(fields[0] != "Z" for fields in group_stats(pgid))
 
 
-def group_stats(pgid):
-    """The /proc/PID/stat fields (after the command name) of each process in
-    group `pgid`: [0] state, [11] utime, [12] stime in clock ticks."""
+def group_pids(pgid):
+    """Pids of the live processes in group `pgid` (found through /proc)."""
     for pid in os.listdir("/proc"):
         if not pid.isdigit():
             continue
@@ -95,7 +94,14 @@ def group_stats(pgid):
         except OSError:
             continue
         if int(fields[2]) == pgid:
-            yield fields
+            yield int(pid), fields
+
+
+def group_stats(pgid):
+    """The /proc/PID/stat fields (after the command name) of each process in
+    group `pgid`: [0] state, [11] utime, [12] stime in clock ticks."""
+    for _, fields in group_pids(pgid):
+        yield fields
 
 
 class EmulatedS3:

@@ -1,29 +1,33 @@
 """One benchmark measurement, run in a fresh interpreter by runner.py.
 
-    python -m tf_ffm.bench.worker --reader stock|stock_autotune|ffm \
-        --mode batched|elementwise [--limit-records N] [--min-seconds S] \
-        --files F1 F2 ...
+    python -m tf_ffm.bench.worker --reader stock|ffm \
+        --read-mode none|n|autotune|gen [--n 4] --consumption batched|elementwise \
+        [--limit-records N] [--min-seconds S] [--file-bytes B] --files F1 F2 ...
 
 prints one JSON object on the last line of stdout:
-    {"reader", "mode", "records", "bytes", "bytes_exact", "epochs", "wall_s",
-     "first_record_s", "cpu_s", "peak_rss_mb"}
+    {"reader", "read_mode", "consumption", "records", "bytes", "bytes_exact",
+     "epochs", "wall_s", "first_record_s", "cpu_s", "peak_rss_mb", "counters"}
 
-Readers (the consumption code is the same for all):
-    stock           tf.data.TFRecordDataset(files, num_parallel_reads=None)
-    stock_autotune  tf.data.TFRecordDataset(files, num_parallel_reads=AUTOTUNE)
-    ffm             tf_ffm.FFMRecordDataset(files, num_parallel_reads=None)
-Modes:
-    batched         ds.batch(256).prefetch(AUTOTUNE), iterated
-    elementwise     `for x in ds:`, as in the seed article's loop
+Readers, read modes (labels.READ_MODES): what a user writes, for both
+readers, with the same consumption code:
+    none      Reader(files, num_parallel_reads=None)
+    n         Reader(files, num_parallel_reads=N)
+    autotune  Reader(files, num_parallel_reads=tf.data.AUTOTUNE)
+    gen       Reader(tf.data.Dataset.from_generator(lambda: iter(files), ...),
+                     num_parallel_reads=tf.data.AUTOTUNE)   (the seed's pattern)
+Consumption:
+    batched       ds.batch(256).prefetch(AUTOTUNE), iterated
+    elementwise   `for x in ds:`, as in the seed article's loop
 
 Wall and CPU time cover iterator creation and the loop only (not the
 TensorFlow import or dataset construction), over whole epochs repeated until
---min-seconds have passed; CPU is the whole process's
-user+sys time (all of TensorFlow's threads), peak RSS its lifetime maximum.
-Bytes are record payload bytes: summed per batch in batched mode; in
-elementwise mode taken from the file sizes minus the framing (exact when
-every record was read, estimated from a sample otherwise) so the loop does
-nothing but iterate.
+--min-seconds have passed; CPU is the whole process's user+sys time (all of
+TensorFlow's threads), peak RSS its lifetime maximum. "counters" are
+machine.delta() over the same window (faults, switches, system CPU, disk).
+Bytes are record payload bytes: summed per batch when batched; element by
+element taken from the file sizes minus the framing (exact when every record
+was read, estimated from a sample otherwise) so the loop does nothing but
+iterate.
 """
 import argparse
 import json
@@ -32,10 +36,12 @@ import resource
 import sys
 import time
 
-READERS = ("stock", "stock_autotune", "ffm")
-MODES = ("batched", "elementwise")
+from tf_ffm.bench import machine
+from tf_ffm.bench.labels import CONSUMPTIONS, READ_MODES, READERS
+
 BATCH = 256
 FRAMING_BYTES = 16
+DEFAULT_N = 4  # the fixed num_parallel_reads of read mode "n"
 
 
 def _cpu_s():
@@ -43,18 +49,30 @@ def _cpu_s():
     return ru.ru_utime + ru.ru_stime
 
 
-def make_dataset(reader, files):
+def make_dataset(reader, read_mode, files, n=DEFAULT_N):
+    """The dataset a user would write for (reader, read_mode)."""
     import tensorflow as tf
 
     if reader == "stock":
-        return tf.data.TFRecordDataset(files, num_parallel_reads=None)
-    if reader == "stock_autotune":
-        return tf.data.TFRecordDataset(files, num_parallel_reads=tf.data.AUTOTUNE)
-    if reader == "ffm":
+        cls = tf.data.TFRecordDataset
+    elif reader == "ffm":
         import tf_ffm  # only this reader loads the op library
 
-        return tf_ffm.FFMRecordDataset(files, num_parallel_reads=None)
-    raise ValueError(f"unknown reader {reader!r}; expected one of {READERS}")
+        cls = tf_ffm.FFMRecordDataset
+    else:
+        raise ValueError(f"unknown reader {reader!r}; expected one of {READERS}")
+    files = list(files)
+    if read_mode == "none":
+        return cls(files, num_parallel_reads=None)
+    if read_mode == "n":
+        return cls(files, num_parallel_reads=n)
+    if read_mode == "autotune":
+        return cls(files, num_parallel_reads=tf.data.AUTOTUNE)
+    if read_mode == "gen":
+        names = tf.data.Dataset.from_generator(
+            lambda: iter(files), output_signature=tf.TensorSpec([], tf.string))
+        return cls(names, num_parallel_reads=tf.data.AUTOTUNE)
+    raise ValueError(f"unknown read mode {read_mode!r}; expected one of {tuple(READ_MODES)}")
 
 
 def _consume_batched(pipeline, limit):
@@ -87,29 +105,34 @@ def _consume_elementwise(pipeline, limit):
 
 
 def _sample_mean_payload(reader, files, n=256):
-    sample = make_dataset(reader, files).take(n).as_numpy_iterator()
+    sample = make_dataset(reader, "none", files).take(n).as_numpy_iterator()
     lengths = [len(x) for x in sample]
     return sum(lengths) / max(1, len(lengths))
 
 
-def measure(reader, files, mode, limit=None, file_bytes=None, min_seconds=0.0):
-    """Read `files` with `reader` in `mode` and return the measurement.
+def measure(reader, read_mode, files, consumption, limit=None, file_bytes=None,
+            min_seconds=0.0, n=DEFAULT_N):
+    """Read `files` as (reader, read_mode) consumed `consumption`; return the
+    measurement.
 
     Whole epochs (a new iterator each, as in training) are read until
     `min_seconds` have passed, so short datasets still give a stable rate;
     `limit` caps the records over all epochs. file_bytes: the files' total
-    size (needed in elementwise mode for s3:// URIs).
+    size (needed element by element for s3:// URIs).
     """
     import tensorflow as tf
 
-    ds = make_dataset(reader, files)
-    if mode == "batched":
+    ds = make_dataset(reader, read_mode, files, n)
+    if consumption == "batched":
         pipeline, consume = ds.batch(BATCH).prefetch(tf.data.AUTOTUNE), _consume_batched
-    else:
+    elif consumption == "elementwise":
         pipeline, consume = ds, _consume_elementwise
+    else:
+        raise ValueError(f"unknown consumption {consumption!r}; expected {CONSUMPTIONS}")
     records = nbytes = epochs = 0
     partial = None  # records of an epoch cut short by the limit (elementwise)
     first = None
+    before = machine.counters()
     cpu0 = _cpu_s()
     t0 = time.perf_counter()
     while True:
@@ -130,19 +153,25 @@ def measure(reader, files, mode, limit=None, file_bytes=None, min_seconds=0.0):
             break
     wall = time.perf_counter() - t0
     cpu = _cpu_s() - cpu0
+    counters = machine.delta(before, machine.counters())
     if partial:
         nbytes += int(partial * _sample_mean_payload(reader, files))
     peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
-    return {"reader": reader, "mode": mode, "records": records, "bytes": nbytes,
-            "bytes_exact": not partial, "epochs": epochs, "wall_s": wall,
-            "first_record_s": first, "cpu_s": cpu, "peak_rss_mb": peak_kib * 1024 / 1e6}
+    return {"reader": reader, "read_mode": read_mode, "consumption": consumption,
+            "records": records, "bytes": nbytes, "bytes_exact": not partial,
+            "epochs": epochs, "wall_s": wall, "first_record_s": first, "cpu_s": cpu,
+            "peak_rss_mb": peak_kib * 1024 / 1e6, "counters": counters,
+            "cpus_allowed": sorted(os.sched_getaffinity(0))}
 
 
 def build_parser():
     p = argparse.ArgumentParser(prog="python -m tf_ffm.bench.worker",
                                 description="one benchmark measurement")
     p.add_argument("--reader", choices=READERS, required=True)
-    p.add_argument("--mode", choices=MODES, default="batched")
+    p.add_argument("--read-mode", choices=tuple(READ_MODES), default="none")
+    p.add_argument("--n", type=int, default=DEFAULT_N,
+                   help="num_parallel_reads of read mode n")
+    p.add_argument("--consumption", choices=CONSUMPTIONS, default="batched")
     p.add_argument("--limit-records", type=int, default=None,
                    help="stop after about N records (batched: whole batches)")
     p.add_argument("--min-seconds", type=float, default=0.0,
@@ -155,8 +184,8 @@ def build_parser():
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
-    result = measure(args.reader, args.files, args.mode, args.limit_records,
-                     args.file_bytes, args.min_seconds)
+    result = measure(args.reader, args.read_mode, args.files, args.consumption,
+                     args.limit_records, args.file_bytes, args.min_seconds, args.n)
     sys.stdout.write("\n" + json.dumps(result) + "\n")
     sys.stdout.flush()
     return 0
