@@ -24,9 +24,10 @@ import tf_ffm
 
 KiB = 1 << 10
 
-# Small reads so that records span chunks and a few records are larger than
-# a whole chunk (and the first read).
-SMALL_READS = dict(chunk_size=1000, first_chunk_size=100)
+# Small ranged reads, forced parallel (local files are otherwise read
+# sequentially), so that records span chunks, a few are larger than a whole
+# chunk and the first read, and windows and the budget are exercised.
+SMALL_READS = dict(chunk_size=1000, first_chunk_size=100, parallel_reads=True)
 
 
 @dataclass

@@ -17,7 +17,8 @@ def _write(path, n, size):
 def test_counters_follow_reads(tmp_path):
     path = _write(tmp_path / "a.tfrecord", 200, 5000)
     before = tf_ffm.stats()
-    ds = tf_ffm.FFMRecordDataset([path], chunk_size=64 << 10, first_chunk_size=16 << 10)
+    ds = tf_ffm.FFMRecordDataset([path], chunk_size=64 << 10, first_chunk_size=16 << 10,
+                                 parallel_reads=True)
     assert sum(1 for _ in ds) == 200
     after = tf_ffm.stats()
     assert after["bytes_read"] - before["bytes_read"] == os.path.getsize(path)

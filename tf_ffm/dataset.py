@@ -153,8 +153,14 @@ class FFMRecordDataset(dataset_ops.DatasetV2):
       shard: (num_shards, shard_index) with an index: record-level shards,
         disjoint, covering all records, sizes differing by at most one.
 
+      parallel_reads: None (automatic: many ranged reads in flight for s3://,
+        FUSE mounts such as Fast File Mode and network filesystems; one
+        sequential 256 KiB read at a time from a local disk or the page
+        cache, where the kernel's readahead keeps up and a prefetch buffer
+        would only copy every byte once more), True or False to force one.
+
     `buffer_size` is accepted for compatibility and ignored: reads are
-    `chunk_size` ranges instead.
+    `chunk_size` ranges (or sequential local reads) instead.
     """
 
     def __init__(self, filenames, compression_type=None, buffer_size=None,
@@ -164,13 +170,16 @@ class FFMRecordDataset(dataset_ops.DatasetV2):
                  memory_budget=_defaults.MEMORY_BUDGET, io_threads=None,
                  deterministic=None, verify_crc=True, s3=None,
                  index=None, shuffle=None, seed=None,
-                 reshuffle_each_iteration=True, shard=None):
+                 reshuffle_each_iteration=True, shard=None,
+                 parallel_reads=None):
         del buffer_size  # see docstring
         index = _check_index_args(index, shuffle, shard, compression_type, filenames)
         if io_threads is None:
             remote = index is not None and any(_is_remote(f) for f in index.files)
             io_threads = (_defaults.IO_THREADS_GLOBAL_SHUFFLE_S3
                           if shuffle == "global" and remote else _defaults.IO_THREADS)
+        if parallel_reads not in (None, True, False):
+            raise ValueError(f"parallel_reads must be None, True or False, got {parallel_reads!r}")
         num_parallel_reads = _static_int(num_parallel_reads, "num_parallel_reads")
         if num_parallel_reads is not None and num_parallel_reads != tf.data.AUTOTUNE \
                 and num_parallel_reads < 1:
@@ -204,8 +213,10 @@ class FFMRecordDataset(dataset_ops.DatasetV2):
                 cycle_length = _AUTO_CYCLE_LENGTH
             else:
                 cycle_length = num_parallel_reads
+            mode = {None: "auto", True: "always", False: "never"}[parallel_reads]
             self._impl = _FFMRecordSource(filenames, compression_type,
-                                          cycle_length, reader_attrs)
+                                          cycle_length, dict(reader_attrs,
+                                                             parallel_reads=mode))
         super().__init__(self._impl._variant_tensor)
 
     def _inputs(self):

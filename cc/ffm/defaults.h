@@ -17,6 +17,10 @@ inline constexpr uint64_t kFirstChunkSize = 1ull << 20;
 inline constexpr uint64_t kMemoryBudget = 256ull << 20;
 // Reads in flight per iterator.
 inline constexpr int kIoThreads = 16;
+// Reads from a local disk or the page cache: one at a time, into a buffer
+// that stays in the CPU's cache (as the stock reader's 256 KiB buffer does),
+// so a record is copied out of it without a trip through DRAM.
+inline constexpr uint64_t kLocalReadSize = 256ull << 10;
 
 }  // namespace defaults
 }  // namespace ffm

@@ -26,11 +26,18 @@ namespace {
 constexpr char kDatasetType[] = "FFMRecord";
 constexpr int64_t kMaxCheckpointEntries = 1 << 20;
 
+ffm::ParallelReads ParseParallelReads(const std::string& mode) {
+  if (mode == "always") return ffm::ParallelReads::kAlways;
+  if (mode == "never") return ffm::ParallelReads::kNever;
+  return ffm::ParallelReads::kAuto;  // the op's attr allows nothing else
+}
+
 class Dataset : public RecordDatasetBase {
  public:
   Dataset(OpKernelContext* ctx, const DatasetBase* input,
           std::string compression_type, ffm::SequentialReaderOptions options,
-          int64_t cycle_length, int64_t first_chunk_size, ReaderAttrs attrs,
+          int64_t cycle_length, int64_t first_chunk_size,
+          std::string parallel_reads, ReaderAttrs attrs,
           std::shared_ptr<ffm::Storage> storage)
       : RecordDatasetBase(DatasetContext(ctx)),
         input_(input),
@@ -38,6 +45,7 @@ class Dataset : public RecordDatasetBase {
         options_(options),
         cycle_length_(cycle_length),
         first_chunk_size_(first_chunk_size),
+        parallel_reads_(std::move(parallel_reads)),
         attrs_(std::move(attrs)),
         storage_(std::move(storage)) {
     input_->Ref();
@@ -74,7 +82,8 @@ class Dataset : public RecordDatasetBase {
         b->AddScalar(tstring(compression_type_), &compression_type));
     GraphAttrs attrs(b);
     attrs.Add("cycle_length", cycle_length_)
-        .Add("first_chunk_size", first_chunk_size_);
+        .Add("first_chunk_size", first_chunk_size_)
+        .Add("parallel_reads", parallel_reads_);
     attrs_.AddTo(&attrs);
     return b->AddDataset(this, {input, compression_type}, attrs.list(), output);
   }
@@ -85,6 +94,7 @@ class Dataset : public RecordDatasetBase {
   const ffm::SequentialReaderOptions options_;
   const int64_t cycle_length_;  // as given: 0 means automatic
   const int64_t first_chunk_size_;
+  const std::string parallel_reads_;
   const ReaderAttrs attrs_;
   const std::shared_ptr<ffm::Storage> storage_;
 };
@@ -236,6 +246,7 @@ class FFMRecordDatasetOp : public UnaryDatasetOpKernel {
     OP_REQUIRES_OK(ctx, attrs_.Read(ctx));
     OP_REQUIRES_OK(ctx, ctx->GetAttr("cycle_length", &cycle_length_));
     OP_REQUIRES_OK(ctx, ctx->GetAttr("first_chunk_size", &first_chunk_size_));
+    OP_REQUIRES_OK(ctx, ctx->GetAttr("parallel_reads", &parallel_reads_));
     OP_REQUIRES(ctx, cycle_length_ >= 0 && cycle_length_ <= 4096,
                 absl::InvalidArgumentError(absl::StrCat(
                     "cycle_length must be in [0, 4096] (0: automatic), got ",
@@ -250,6 +261,7 @@ class FFMRecordDatasetOp : public UnaryDatasetOpKernel {
     options_.cycle_length =
         cycle_length_ == 0 ? 1 : static_cast<int>(cycle_length_);
     options_.cursor.verify_crc = attrs_.verify_crc;
+    options_.cursor.parallel_reads = ParseParallelReads(parallel_reads_);
     options_.cursor.prefetch.chunk_size = static_cast<uint64_t>(attrs_.chunk_size);
     options_.cursor.prefetch.first_chunk_size =
         static_cast<uint64_t>(first_chunk_size_);
@@ -278,7 +290,8 @@ class FFMRecordDatasetOp : public UnaryDatasetOpKernel {
     absl::StatusOr<std::shared_ptr<ffm::Storage>> storage = attrs_.MakeStorage();
     OP_REQUIRES_OK(ctx, storage.status());
     *output = new Dataset(ctx, input, std::string(compression_type), options,
-                          cycle_length_, first_chunk_size_, attrs_,
+                          cycle_length_, first_chunk_size_, parallel_reads_,
+                          attrs_,
                           *std::move(storage));
   }
 
@@ -286,6 +299,7 @@ class FFMRecordDatasetOp : public UnaryDatasetOpKernel {
   ReaderAttrs attrs_;
   int64_t cycle_length_ = 1;
   int64_t first_chunk_size_ = 1;
+  std::string parallel_reads_;
   ffm::SequentialReaderOptions options_;
 };
 

@@ -27,6 +27,13 @@ class ByteSource {
   // size it tells whether a record index is stale.
   virtual int64_t mtime_ns() const { return 0; }
 
+  // Whether many concurrent ranged reads beat one sequential reader: true
+  // for object stores and FUSE or network mounts, where each request waits
+  // on latency; false for a local disk or the page cache, where the
+  // kernel's own readahead keeps up and a prefetch buffer is only one more
+  // copy of every byte.
+  virtual bool prefers_parallel_reads() const { return true; }
+
   // Reads up to `n` bytes at `offset` into `dst` and returns how many were
   // read; fewer than `n` only at the end of the object.
   //

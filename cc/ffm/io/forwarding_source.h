@@ -19,6 +19,9 @@ class ForwardingSource : public ByteSource {
   const std::string& uri() const override { return inner_->uri(); }
   uint64_t size() const override { return inner_->size(); }
   int64_t mtime_ns() const override { return inner_->mtime_ns(); }
+  bool prefers_parallel_reads() const override {
+    return inner_->prefers_parallel_reads();
+  }
   absl::StatusOr<size_t> ReadAt(uint64_t offset, size_t n,
                                 char* dst) const override {
     return inner_->ReadAt(offset, n, dst);

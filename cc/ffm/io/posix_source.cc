@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -11,6 +12,29 @@
 #include "ffm/io/errors.h"
 
 namespace ffm {
+namespace {
+
+// Filesystems that live on this machine (statfs(2) magic numbers). Anything
+// else (FUSE such as SageMaker Fast File Mode or rclone, NFS, SMB, Lustre)
+// is read with parallel ranged reads.
+bool IsLocalDisk(int fd) {
+  struct statfs fs;
+  if (::fstatfs(fd, &fs) != 0) return false;
+  switch (static_cast<uint64_t>(fs.f_type)) {
+    case 0xEF53:      // ext2/3/4
+    case 0x58465342:  // xfs
+    case 0x9123683E:  // btrfs
+    case 0x01021994:  // tmpfs
+    case 0x794C7630:  // overlayfs (containers)
+    case 0x2FC12FC1:  // zfs
+    case 0xF2F52010:  // f2fs
+      return true;
+    default:
+      return false;
+  }
+}
+
+}  // namespace
 
 absl::StatusOr<std::unique_ptr<ByteSource>> PosixSource::Open(
     const std::string& path) {
@@ -30,7 +54,8 @@ absl::StatusOr<std::unique_ptr<ByteSource>> PosixSource::Open(
   return std::unique_ptr<ByteSource>(
       new PosixSource(path, fd, static_cast<uint64_t>(st.st_size),
                       static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 +
-                          st.st_mtim.tv_nsec));
+                          st.st_mtim.tv_nsec,
+                      IsLocalDisk(fd)));
 }
 
 PosixSource::~PosixSource() {

@@ -30,12 +30,18 @@ class PosixSource final : public ByteSource {
   const std::string& uri() const override { return path_; }
   uint64_t size() const override { return size_; }
   int64_t mtime_ns() const override { return mtime_ns_; }
+  bool prefers_parallel_reads() const override { return !local_disk_; }
   absl::StatusOr<size_t> ReadAt(uint64_t offset, size_t n,
                                 char* dst) const override;
 
  private:
-  PosixSource(std::string path, int fd, uint64_t size, int64_t mtime_ns)
-      : path_(std::move(path)), size_(size), mtime_ns_(mtime_ns), idle_{fd} {}
+  PosixSource(std::string path, int fd, uint64_t size, int64_t mtime_ns,
+              bool local_disk)
+      : path_(std::move(path)),
+        size_(size),
+        mtime_ns_(mtime_ns),
+        local_disk_(local_disk),
+        idle_{fd} {}
 
   // A descriptor no other read is using; opens another if all are busy.
   absl::StatusOr<int> TakeFd() const;
@@ -44,6 +50,7 @@ class PosixSource final : public ByteSource {
   const std::string path_;
   const uint64_t size_;
   const int64_t mtime_ns_;
+  const bool local_disk_;  // not FUSE, not a network filesystem
   mutable std::mutex mu_;
   mutable std::vector<int> idle_;  // at most one per concurrent reader
 };

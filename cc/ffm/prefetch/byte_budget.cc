@@ -36,13 +36,31 @@ std::unique_ptr<char[]> ByteBudget::TakeBuffer(uint64_t capacity) {
       return buffer;
     }
   }
+  // No buffer of this size is free. Kept buffers of other sizes (a file's
+  // growing first reads, odd last chunks) must not hold memory the budget
+  // now needs: drop them until in use + kept fits the limit again.
+  std::vector<std::unique_ptr<char[]>> dropped;
+  {
+    std::lock_guard<std::mutex> lock(free_mu_);
+    for (auto it = free_.begin();
+         it != free_.end() && in_use() + free_bytes_ > limit_;) {
+      while (!it->second.empty() && in_use() + free_bytes_ > limit_) {
+        dropped.push_back(std::move(it->second.back()));
+        it->second.pop_back();
+        free_bytes_ -= it->first;
+      }
+      it = it->second.empty() ? free_.erase(it) : std::next(it);
+    }
+  }
   return std::unique_ptr<char[]>(new char[capacity]);  // uninitialised
 }
 
 void ByteBudget::ReturnBuffer(std::unique_ptr<char[]> buffer,
                               uint64_t capacity) {
   std::lock_guard<std::mutex> lock(free_mu_);
-  if (in_use() + free_bytes_ + capacity > limit_) return;  // freed here
+  // The buffer is still charged (see Chunk::~Chunk), so this keeps it only
+  // while what is charged and what is kept fit the limit together.
+  if (in_use() + free_bytes_ > limit_) return;  // freed here
   free_[capacity].push_back(std::move(buffer));
   free_bytes_ += capacity;
 }

@@ -31,6 +31,9 @@ class ByteBudget {
   // Chunk memory, recycled: a fresh buffer costs a page fault (and the
   // kernel zeroing the page) per 4 KiB, more than the read itself on page
   // cache. Free buffers are kept only while in_use + kept <= limit.
+  // Return a buffer before releasing its charge: released first, another
+  // thread's TryAcquire could take the room and the buffer would be freed,
+  // only for that read to fault in a fresh one.
   std::unique_ptr<char[]> TakeBuffer(uint64_t capacity);
   void ReturnBuffer(std::unique_ptr<char[]> buffer, uint64_t capacity);
 

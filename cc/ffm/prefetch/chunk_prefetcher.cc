@@ -22,8 +22,8 @@ Chunk::Chunk(uint64_t offset, uint64_t capacity,
       bytes_(budget_->TakeBuffer(buffer_size_)) {}
 
 Chunk::~Chunk() {
+  budget_->ReturnBuffer(std::move(bytes_), buffer_size_);  // then uncharge
   budget_->Release(buffer_size_);
-  budget_->ReturnBuffer(std::move(bytes_), buffer_size_);
 }
 
 struct ChunkPrefetcher::Slot {

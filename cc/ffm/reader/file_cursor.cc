@@ -20,10 +20,18 @@ absl::StatusOr<std::unique_ptr<FileCursor>> FileCursor::Open(
         " bytes); has the file changed?"));
   }
   const uint64_t begin = compressed ? 0 : position;
+  const bool parallel =
+      options.parallel_reads == ParallelReads::kAlways ||
+      (options.parallel_reads == ParallelReads::kAuto &&
+       cursor->source_->prefers_parallel_reads());
+  PrefetchOptions prefetch = options.prefetch;
+  if (!parallel) {
+    prefetch.chunk_size = prefetch.first_chunk_size = defaults::kLocalReadSize;
+    executor = nullptr;  // read in Next(), on the consumer's thread
+  }
   auto chunks = std::make_unique<ChunkStream>(
-      std::make_unique<ChunkPrefetcher>(cursor->source_.get(), begin,
-                                        options.prefetch, executor,
-                                        std::move(budget)),
+      std::make_unique<ChunkPrefetcher>(cursor->source_.get(), begin, prefetch,
+                                        executor, std::move(budget)),
       begin);
   if (compressed) {
     auto inflated = std::make_unique<ZlibStream>(

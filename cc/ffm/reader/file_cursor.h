@@ -18,10 +18,16 @@
 
 namespace ffm {
 
+// How a file's bytes are fetched: many ranged reads in flight (object
+// stores, mounts) or one sequential read at a time (local disks).
+enum class ParallelReads { kAuto, kAlways, kNever };
+
 struct CursorOptions {
   Compression compression = Compression::kNone;
   bool verify_crc = true;
   PrefetchOptions prefetch;
+  // kAuto asks the source (ByteSource::prefers_parallel_reads).
+  ParallelReads parallel_reads = ParallelReads::kAuto;
 };
 
 class FileCursor {
