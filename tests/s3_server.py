@@ -13,10 +13,11 @@ Fixtures
   moto_s3_auth  a second server that checks SigV4 signatures and IAM policies
                 (see AuthServer), set up once and shared.
 
-The tf_ffm ops read the environment when an op kernel is constructed and
-keep one S3 client per configuration for the life of the process, so a test
-that needs another environment (credentials, endpoint, CA bundle) runs its
-reads in a fresh interpreter: run_snippet().
+tf_ffm reads the environment when a dataset is made (or a listing or index
+call runs), but keeps one S3 client per configuration for the life of the
+process and the AWS SDK caches credentials in it, so a test that needs
+another environment (credentials, endpoint, CA bundle) runs its reads in a
+fresh interpreter: run_snippet().
 
 All traffic stays on 127.0.0.1; every server started here is stopped at the
 end of the session, also when a test or the set-up fails.

@@ -9,6 +9,10 @@
 //           records shuffled within each group of `window_blocks` blocks:
 //           near-sequential I/O, mixing over window_blocks * range_bytes.
 //
+// A new shuffle mode is a ShuffleMode value, its ordering in
+// MakeReadPlan/EpochOrder (a pure function of index, seed and epoch, so
+// checkpoints and shards stay exact) and its name in the op's shuffle attr.
+//
 // Sharding takes positions [k*N/n, (k+1)*N/n) of the epoch's order: shards
 // are disjoint, cover everything and differ in size by at most one.
 #ifndef FFM_READER_READ_PLAN_H_

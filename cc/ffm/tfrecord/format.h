@@ -1,4 +1,7 @@
-// The TFRecord on-disk format, shared by the parser, the index and tests.
+// The TFRecord on-disk format, shared by the parser, the index, the Python
+// module and tests: the one place that knows the framing. (Another record
+// format would get a folder of its own beside this one; streams, prefetch
+// and storage below it are format-neutral.)
 //
 //   uint64  length          little-endian
 //   uint32  masked_crc32c(length bytes)
