@@ -12,7 +12,6 @@
 #include "ffm/reader/read_plan.h"
 #include "reader_attrs.h"
 #include "record_dataset_base.h"
-#include "record_tensor.h"
 #include "tensorflow/core/framework/dataset.h"
 #include "tensorflow/core/framework/metrics.h"
 #include "tensorflow/core/framework/model.h"
@@ -149,27 +148,16 @@ class IndexedDataset : public RecordDatasetBase {
   mutable std::vector<uint64_t> first_epoch_order_;
 };
 
-class IndexedIterator : public DatasetIterator<IndexedDataset> {
+class IndexedIterator
+    : public RecordIterator<IndexedDataset, ffm::RandomReader> {
  public:
   explicit IndexedIterator(const Params& params)
-      : DatasetIterator<IndexedDataset>(params) {}
-
-  absl::Status GetNextInternal(IteratorContext* ctx,
-                               std::vector<Tensor>* out_tensors,
-                               bool* end_of_sequence) override {
-    mutex_lock l(mu_);
-    if (reader_ == nullptr) StartEpoch(dataset()->NextEpoch());
-    return NextRecordTensor(
-        [this](auto allocate) TF_NO_THREAD_SAFETY_ANALYSIS {
-          return reader_->ReadRecord(allocate);
-        },
-        ctx->allocator({}), bytes_counter_, out_tensors, end_of_sequence);
-  }
+      : RecordIterator(params, kDatasetType) {}
 
  protected:
-  std::shared_ptr<model::Node> CreateNode(
-      IteratorContext* ctx, model::Node::Args args) const override {
-    return model::MakeSourceNode(std::move(args));
+  ffm::RandomReader* ReaderFor(IteratorContext* ctx) override {
+    if (reader_ == nullptr) StartEpoch(dataset()->NextEpoch());
+    return reader_.get();
   }
 
   absl::Status SaveInternal(SerializationContext* ctx,
@@ -210,9 +198,6 @@ class IndexedIterator : public DatasetIterator<IndexedDataset> {
         p.storage->Opener(), options);
   }
 
-  monitoring::CounterCell* const bytes_counter_ =
-      metrics::GetTFDataBytesReadCounter(kDatasetType);
-  mutex mu_;
   uint64_t epoch_ TF_GUARDED_BY(mu_) = 0;
   std::unique_ptr<ffm::RandomReader> reader_ TF_GUARDED_BY(mu_);
 };

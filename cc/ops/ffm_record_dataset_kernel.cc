@@ -13,10 +13,7 @@
 #include "ffm/stream/compression.h"
 #include "reader_attrs.h"
 #include "record_dataset_base.h"
-#include "record_tensor.h"
 #include "tensorflow/core/framework/dataset.h"
-#include "tensorflow/core/framework/metrics.h"
-#include "tensorflow/core/framework/model.h"
 #include "tensorflow/core/framework/tensor.h"
 
 namespace tensorflow {
@@ -125,9 +122,10 @@ class InputFileNames final : public ffm::FileNames {
   std::unique_ptr<IteratorBase> input_;
 };
 
-class Iterator : public DatasetIterator<Dataset> {
+class Iterator : public RecordIterator<Dataset, ffm::SequentialReader> {
  public:
-  explicit Iterator(const Params& params) : DatasetIterator<Dataset>(params) {}
+  explicit Iterator(const Params& params)
+      : RecordIterator(params, kDatasetType) {}
 
   absl::Status Initialize(IteratorContext* ctx) override {
     auto names = std::make_unique<InputFileNames>();
@@ -139,22 +137,10 @@ class Iterator : public DatasetIterator<Dataset> {
     return absl::OkStatus();
   }
 
-  absl::Status GetNextInternal(IteratorContext* ctx,
-                               std::vector<Tensor>* out_tensors,
-                               bool* end_of_sequence) override {
-    mutex_lock l(mu_);
-    names_->set_context(ctx);
-    return NextRecordTensor(
-        [this](auto allocate) TF_NO_THREAD_SAFETY_ANALYSIS {
-          return reader_->ReadRecord(allocate);
-        },
-        ctx->allocator({}), bytes_counter_, out_tensors, end_of_sequence);
-  }
-
  protected:
-  std::shared_ptr<model::Node> CreateNode(
-      IteratorContext* ctx, model::Node::Args args) const override {
-    return model::MakeSourceNode(std::move(args));
+  ffm::SequentialReader* ReaderFor(IteratorContext* ctx) override {
+    names_->set_context(ctx);  // file names are pulled inside ReadRecord
+    return reader_.get();
   }
 
   absl::Status SaveInternal(SerializationContext* ctx,
@@ -226,9 +212,6 @@ class Iterator : public DatasetIterator<Dataset> {
   }
 
  private:
-  monitoring::CounterCell* const bytes_counter_ =
-      metrics::GetTFDataBytesReadCounter(kDatasetType);
-  mutex mu_;
   InputFileNames* names_ = nullptr;  // owned by reader_
   std::unique_ptr<ffm::SequentialReader> reader_;
 };

@@ -8,7 +8,10 @@
 #include <utility>
 #include <vector>
 
+#include "record_tensor.h"
 #include "tensorflow/core/framework/dataset.h"
+#include "tensorflow/core/framework/metrics.h"
+#include "tensorflow/core/framework/model.h"
 
 namespace tensorflow {
 namespace data {
@@ -38,6 +41,42 @@ class RecordDatasetBase : public DatasetBase {
     static const auto* shapes = new std::vector<PartialTensorShape>({{}});
     return *shapes;
   }
+};
+
+// The iterator glue both datasets share: one record per GetNext from an
+// engine reader (anything with ReadRecord(allocate)), counted in tf.data's
+// bytes-read metric under `dataset_type`.
+template <typename DatasetT, typename ReaderT>
+class RecordIterator : public DatasetIterator<DatasetT> {
+ public:
+  RecordIterator(const typename DatasetIterator<DatasetT>::Params& params,
+                 const char* dataset_type)
+      : DatasetIterator<DatasetT>(params),
+        bytes_counter_(metrics::GetTFDataBytesReadCounter(dataset_type)) {}
+
+  absl::Status GetNextInternal(IteratorContext* ctx,
+                               std::vector<Tensor>* out_tensors,
+                               bool* end_of_sequence) override {
+    mutex_lock l(mu_);
+    ReaderT* reader = ReaderFor(ctx);
+    return NextRecordTensor(
+        [reader](auto allocate) { return reader->ReadRecord(allocate); },
+        ctx->allocator({}), bytes_counter_, out_tensors, end_of_sequence);
+  }
+
+ protected:
+  // The reader the next record comes from; called with mu_ held.
+  virtual ReaderT* ReaderFor(IteratorContext* ctx) = 0;
+
+  std::shared_ptr<model::Node> CreateNode(
+      IteratorContext* ctx, model::Node::Args args) const override {
+    return model::MakeSourceNode(std::move(args));
+  }
+
+  mutex mu_;
+
+ private:
+  monitoring::CounterCell* const bytes_counter_;
 };
 
 // Collects the attrs AsGraphDef hands to AddDataset.
