@@ -1,4 +1,5 @@
-"""Builds tf-ffm: CMake compiles the TensorFlow op library into tf_ffm/.
+"""Builds tf-ffm: CMake compiles the TensorFlow op library and the pybind11
+engine module (tf_ffm._engine) into tf_ffm/.
 
 The wheel is tied to the TensorFlow minor version it was compiled against
 (the op ABI is not stable across minors); tf_ffm/_build_info.py records it.
@@ -8,6 +9,7 @@ import pathlib
 import shutil
 import subprocess
 import sys
+import sysconfig
 
 from setuptools import Extension, find_packages, setup
 from setuptools.command.build_ext import build_ext
@@ -29,16 +31,19 @@ def _pyarrow_major():
 
 
 class CMakeExtension(Extension):
-    def __init__(self, name, target):
+    def __init__(self, name, target, output):
         super().__init__(name, sources=[])
         self.target = target
+        self.output = output  # the file CMake writes for `target`
 
 
 class CMakeBuild(build_ext):
     def build_extension(self, ext):
         out = pathlib.Path(self.get_ext_fullpath(ext.name)).resolve()
-        # A stable build tree so rebuilding an editable install is incremental.
-        build_dir = ROOT / "build" / "cmake"
+        # A stable build tree so rebuilding an editable install is incremental
+        # ($TF_FFM_CMAKE_BUILD_DIR: another one, e.g. for a parallel build).
+        build_dir = pathlib.Path(os.environ.get("TF_FFM_CMAKE_BUILD_DIR")
+                                 or ROOT / "build" / "cmake").resolve()
         build_dir.mkdir(parents=True, exist_ok=True)
         cfg = [
             "cmake", "-S", str(ROOT), "-B", str(build_dir), "-G", "Ninja",
@@ -50,7 +55,7 @@ class CMakeBuild(build_ext):
         subprocess.run(["cmake", "--build", str(build_dir), "--target",
                         ext.target, "-j", jobs], check=True)
         out.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(build_dir / f"{ext.target}.so", out)
+        shutil.copy2(build_dir / ext.output, out)
         minor, full = _tf_minor()
         text = ("# Written by setup.py: the TensorFlow this build was compiled "
                 f"against.\nTF_VERSION = {full!r}\nTF_MINOR = {minor!r}\n")
@@ -76,7 +81,12 @@ setup(
     license="Apache-2.0",
     python_requires=">=3.9",
     packages=find_packages(include=["tf_ffm", "tf_ffm.*"]),
-    ext_modules=[CMakeExtension("tf_ffm._ffm_ops", target="_ffm_ops")],
+    ext_modules=[
+        CMakeExtension("tf_ffm._ffm_ops", target="_ffm_ops", output="_ffm_ops.so"),
+        # pybind11_add_module names it with the interpreter's suffix.
+        CMakeExtension("tf_ffm._engine", target="_engine",
+                       output="_engine" + sysconfig.get_config_var("EXT_SUFFIX")),
+    ],
     cmdclass={"build_ext": CMakeBuild},
     install_requires=[
         f"tensorflow-cpu=={minor}.*",

@@ -24,27 +24,33 @@ log "pip install $(basename "$wheel") (TensorFlow and pyarrow come from the inde
 "$PY" -m pip install -q "$wheel"
 
 site="$("$PY" -c 'import sysconfig; print(sysconfig.get_paths()["platlib"])')"
-so="$(ls "$site"/tf_ffm/_ffm_ops*.so)"
-log "dynamic section of $so"
-readelf -d "$so" | grep -E 'NEEDED|RPATH|RUNPATH'
-runpath="$(readelf -d "$so" | sed -n 's/.*R\(UN\)\?PATH.*\[\(.*\)\]/\2/p')"
-[ "$runpath" = '$ORIGIN/../tensorflow:$ORIGIN/../pyarrow' ] \
-  || fail "RPATH is '$runpath', want \$ORIGIN/../tensorflow:\$ORIGIN/../pyarrow only"
-# ldd resolves NEEDED through that RPATH alone (no preloading, no LD_LIBRARY_PATH).
-deps="$(env -u LD_LIBRARY_PATH ldd "$so")"
-echo "$deps" | grep -E 'libtensorflow_framework|libarrow'
-! echo "$deps" | grep -q 'not found' || fail "unresolved libraries:
-$deps"
-resolved() {  # the real path ldd found for library $1
-  echo "$deps" | awk -v lib="$1" '$1 == lib && $2 == "=>" {print $3}' | xargs -r realpath
-}
-needed="$(readelf -d "$so" | sed -n 's/.*NEEDED.*\[\(lib\(tensorflow_framework\|arrow\|arrow_s3\)\.so[^]]*\)\]/\1/p')"
-[ "$(echo "$needed" | grep -c .)" = 3 ] || fail "want libtensorflow_framework, libarrow and libarrow_s3 in NEEDED, got: $needed"
-for lib in $needed; do
-  case "$lib" in libtensorflow*) dir=tensorflow ;; *) dir=pyarrow ;; esac
-  want="$(realpath "$site/$dir/$lib")"
-  [ "$(resolved "$lib")" = "$want" ] || fail "$lib resolves to '$(resolved "$lib")', want $want"
+# Both compiled libraries: the op library and the pybind11 module.
+for so in "$site"/tf_ffm/_ffm_ops*.so "$site"/tf_ffm/_engine*.so; do
+  [ -f "$so" ] || fail "missing $so"
+  log "dynamic section of $so"
+  readelf -d "$so" | grep -E 'NEEDED|RPATH|RUNPATH'
+  runpath="$(readelf -d "$so" | sed -n 's/.*R\(UN\)\?PATH.*\[\(.*\)\]/\2/p')"
+  [ "$runpath" = '$ORIGIN/../tensorflow:$ORIGIN/../pyarrow' ] \
+    || fail "RPATH is '$runpath', want \$ORIGIN/../tensorflow:\$ORIGIN/../pyarrow only"
+  # ldd resolves NEEDED through that RPATH alone (no preloading, no LD_LIBRARY_PATH).
+  deps="$(env -u LD_LIBRARY_PATH ldd "$so")"
+  echo "$deps" | grep -E 'libtensorflow_framework|libarrow'
+  ! echo "$deps" | grep -q 'not found' || fail "unresolved libraries:
+  $deps"
+  resolved() {  # the real path ldd found for library $1
+    echo "$deps" | awk -v lib="$1" '$1 == lib && $2 == "=>" {print $3}' | xargs -r realpath
+  }
+  needed="$(readelf -d "$so" | sed -n 's/.*NEEDED.*\[\(lib\(tensorflow_framework\|arrow\|arrow_s3\)\.so[^]]*\)\]/\1/p')"
+  [ "$(echo "$needed" | grep -c .)" = 3 ] || fail "want libtensorflow_framework, libarrow and libarrow_s3 in NEEDED, got: $needed"
+  for lib in $needed; do
+    case "$lib" in libtensorflow*) dir=tensorflow ;; *) dir=pyarrow ;; esac
+    want="$(realpath "$site/$dir/$lib")"
+    [ "$(resolved "$lib")" = "$want" ] || fail "$lib resolves to '$(resolved "$lib")', want $want"
+  done
 done
+# The pybind11 module imports without TensorFlow's Python package.
+(cd "$WORK" && "$PY" -c "import sys, tf_ffm._engine; assert 'tensorflow' not in sys.modules") \
+  || fail "importing tf_ffm._engine failed or imported tensorflow"
 
 cd "$WORK"  # outside the source tree: tf_ffm must come from the venv
 cat > smoke.py <<'PYEOF'

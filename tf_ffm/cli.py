@@ -1,4 +1,9 @@
-"""The `tf-ffm` command line: bench, index, ls."""
+"""The `tf-ffm` command line: bench, index, ls.
+
+`index` and `ls` call the engine through tf_ffm._engine and do not import
+TensorFlow (it is imported only to raise an error); building the parser
+imports no subcommand's heavy dependencies.
+"""
 import argparse
 import sys
 
@@ -34,6 +39,22 @@ def _ls(args):
     return 0
 
 
+def _errors_as_messages(run):
+    """Runs `run(args)`; an engine error (a tf.errors class, see
+    tf_ffm/_errors.py) becomes one line on stderr and exit status 1."""
+    def wrapped(args):
+        try:
+            return run(args)
+        except Exception as e:  # noqa: BLE001 - only engine errors are caught
+            tf = sys.modules.get("tensorflow")  # imported if it is one
+            if tf is None or not isinstance(e, tf.errors.OpError):
+                raise
+            print(f"tf-ffm {args.command}: {type(e).__name__}: {e.message}",
+                  file=sys.stderr)
+            return 1
+    return wrapped
+
+
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="tf-ffm", description="Fast TFRecord reading for TensorFlow.")
@@ -52,7 +73,7 @@ def build_parser():
     index.add_argument("--workers", type=int, default=8,
                        help="files scanned at once (default 8)")
     index.add_argument("--quiet", action="store_true", help="no progress bar")
-    index.set_defaults(func=_index)
+    index.set_defaults(func=_errors_as_messages(_index))
 
     service = sub.add_parser(
         "service", help="run a tf.data service dispatcher or worker with tf_ffm ops")
@@ -62,7 +83,7 @@ def build_parser():
 
     ls = sub.add_parser("ls", help="list files matching a local or s3:// pattern")
     ls.add_argument("pattern")
-    ls.set_defaults(func=_ls)
+    ls.set_defaults(func=_errors_as_messages(_ls))
     return parser
 
 

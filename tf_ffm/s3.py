@@ -2,11 +2,10 @@
 import dataclasses
 import glob as _glob
 import os
+import sys
 from typing import Optional
 
-import tensorflow as tf
-
-from tf_ffm import _loader
+from tf_ffm import _engine
 
 
 @dataclasses.dataclass(frozen=True)
@@ -77,5 +76,12 @@ def glob(pattern, s3: Optional[S3Options] = None):
     if any(c in directory[5:] for c in "*?["):
         raise ValueError(
             f"{pattern!r}: wildcards are supported in the last path component only")
-    uris = _loader.ops().ffm_list_s3(pattern, storage_options=storage_attr(s3))
-    return [u.decode() for u in uris.numpy()] if tf.executing_eagerly() else uris
+    attr = storage_attr(s3)
+    tf = sys.modules.get("tensorflow")  # inside a tf.function, TF is imported
+    if tf is not None and not tf.executing_eagerly():
+        # In a graph, list when the graph runs, not once when it is traced.
+        uris = tf.py_function(
+            lambda: tf.constant(_engine.list(pattern, attr), tf.string), [], tf.string)
+        uris.set_shape([None])
+        return uris
+    return _engine.list(pattern, attr)

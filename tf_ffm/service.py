@@ -17,13 +17,13 @@ then in the training job:
 produced once); `parallel_epochs` makes every worker produce the whole
 dataset.
 """
-import tensorflow as tf
-
 from tf_ffm import _loader
 
 
 def run_dispatcher(port, work_dir=None):
     """Runs a dispatcher on `port` until the process is stopped."""
+    import tensorflow as tf  # here, so `tf-ffm ls` can build the parser without it
+
     _loader.ops()  # the dispatcher builds the graph to make split providers
     config = tf.data.experimental.service.DispatcherConfig(
         port=port, work_dir=work_dir, fault_tolerant_mode=bool(work_dir))
@@ -33,6 +33,8 @@ def run_dispatcher(port, work_dir=None):
 
 def run_worker(dispatcher_address, port, worker_address=None):
     """Runs a worker with the tf_ffm ops registered until stopped."""
+    import tensorflow as tf
+
     _loader.ops()  # registers the op kernels this worker will execute
     config = tf.data.experimental.service.WorkerConfig(
         dispatcher_address=dispatcher_address, port=port,

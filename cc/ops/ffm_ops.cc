@@ -1,4 +1,5 @@
-// Op registrations: the graph-level contract of the dataset ops.
+// Op registrations: the graph-level contract of the dataset ops (the index,
+// listing and counters are in the pybind11 module, cc/python/).
 #include <string>
 
 #include "absl/strings/str_cat.h"
@@ -63,71 +64,5 @@ REGISTER_OP("FFMIndexedDataset")
     .Output("handle: variant")
     .SetIsStateful()
     .SetShapeFn(shape_inference::ScalarShape);
-
-// Index building blocks, run eagerly by tf_ffm.RecordIndex.
-REGISTER_OP("FFMScanFile")
-    .Input("filename: string")
-    .Attr("storage_options: string = ''")
-    .Output("lengths: int64")
-    .Output("size: int64")
-    .Output("mtime_ns: int64")
-    .SetIsStateful()
-    .SetShapeFn(shape_inference::UnknownShape);
-
-REGISTER_OP("FFMStatFile")
-    .Input("filename: string")
-    .Attr("storage_options: string = ''")
-    .Output("size: int64")
-    .Output("mtime_ns: int64")
-    .SetIsStateful()
-    .SetShapeFn(shape_inference::UnknownShape);
-
-REGISTER_OP("FFMSerializeIndex")
-    .Input("uris: string")
-    .Input("sizes: int64")
-    .Input("mtimes_ns: int64")
-    .Input("counts: int64")
-    .Input("lengths: int64")
-    .Output("index: string")
-    .SetShapeFn(shape_inference::ScalarShape);
-
-REGISTER_OP("FFMParseIndex")
-    .Input("index: string")
-    .Input("source: string")  // names the index in errors
-    .Output("uris: string")
-    .Output("sizes: int64")
-    .Output("mtimes_ns: int64")
-    .Output("counts: int64")
-    .Output("lengths: int64")
-    .SetShapeFn(shape_inference::UnknownShape);
-
-REGISTER_OP("FFMReadFile")
-    .Input("uri: string")
-    .Attr("storage_options: string = ''")
-    .Output("contents: string")
-    .SetIsStateful()
-    .SetShapeFn(shape_inference::ScalarShape);
-
-REGISTER_OP("FFMWriteFile")
-    .Input("uri: string")
-    .Input("contents: string")
-    .Attr("storage_options: string = ''")
-    .SetIsStateful()
-    .SetShapeFn(shape_inference::NoOutputs);
-
-// Process-wide reader counters for tf_ffm.stats(), in the order of
-// tf_ffm.metrics.FIELDS.
-REGISTER_OP("FFMStats")
-    .Output("values: int64")
-    .SetIsStateful()
-    .SetShapeFn(shape_inference::UnknownShape);
-
-// Lists s3://bucket/prefix/<pattern> (shell wildcards in the last component).
-REGISTER_OP("FFMListS3")
-    .Input("pattern: string")
-    .Attr("storage_options: string = ''")
-    .Output("uris: string")
-    .SetIsStateful()  // the bucket changes; never constant-fold a listing
-    .SetShapeFn(shape_inference::UnknownShape);
 
 }  // namespace tensorflow

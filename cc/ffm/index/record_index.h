@@ -50,8 +50,11 @@ class RecordIndex {
   uint64_t num_records() const { return lengths_.size(); }
   const std::vector<IndexedFile>& files() const { return files_; }
   const std::vector<uint64_t>& lengths() const { return lengths_; }
+  // Where each record's header starts in its file (prefix sums of framed
+  // lengths, restarting at 0 for each file).
+  const std::vector<uint64_t>& offsets() const { return offsets_; }
 
-  // Record `i` (0 <= i < num_records), numbered in file order.
+  // Record `i` (0 <= i < num_records, unchecked), numbered in file order.
   RecordLocation Locate(uint64_t i) const;
 
  private:

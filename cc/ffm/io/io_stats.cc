@@ -7,4 +7,12 @@ IoStats& IoStats::Global() {
   return *stats;
 }
 
+std::array<int64_t, IoStats::kNumFields> IoStats::Snapshot() const {
+  auto get = [](const auto& counter) {
+    return static_cast<int64_t>(counter.load(std::memory_order_relaxed));
+  };
+  return {get(bytes_read), get(read_requests), get(retries),
+          get(errors),     get(wait_ns),       get(bytes_in_flight)};
+}
+
 }  // namespace ffm

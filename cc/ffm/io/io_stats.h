@@ -3,6 +3,7 @@
 #ifndef FFM_IO_IO_STATS_H_
 #define FFM_IO_IO_STATS_H_
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -18,6 +19,11 @@ struct IoStats {
   std::atomic<int64_t> bytes_in_flight{0};   // held by all byte budgets
 
   static IoStats& Global();
+
+  // The counters above in this order (tf_ffm.metrics.FIELDS names them),
+  // read with relaxed loads: each is current, the set is not one instant.
+  static constexpr int kNumFields = 6;
+  std::array<int64_t, kNumFields> Snapshot() const;
 };
 
 inline void Count(std::atomic<uint64_t>& counter, uint64_t n = 1) {
