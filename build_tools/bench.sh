@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # The main job on an embedded default: setup, then `tf-ffm bench --quick`
-# on generated data with its own local servers. Extra arguments go to bench
-# (e.g. `bash build_tools/bench.sh` without --quick: pass --full).
+# (~1.5 min smoke run: 64 MiB datasets, read modes none and autotune, batched,
+# one run per cell) on generated data with its own local servers.
+# `bash build_tools/bench.sh --full` runs `tf-ffm bench` instead (~25 min on
+# 2 cores: every read mode, batched and element by element, 3 runs per cell).
+# Other arguments go to bench, e.g. --profiles local --readers ffm.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 . "$ROOT/build_tools/setup.sh"

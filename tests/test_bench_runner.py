@@ -42,8 +42,22 @@ def test_worker_repeats_epochs_until_min_seconds(dataset):
     result = runner.run_worker("ffm", "gen", _target(dataset), "batched", min_seconds=1.0,
                                timeout_s=300)
     assert result["epochs"] >= 2 and result["wall_s"] >= 1.0
+    assert len(result["epoch_wall_s"]) == result["epochs"]
+    assert sum(result["epoch_wall_s"]) <= result["wall_s"]
     assert result["records"] == result["epochs"] * dataset["records"]
     assert result["bytes"] == result["epochs"] * dataset["payload_bytes"]
+
+
+def test_peak_rss_is_the_workers_own(dataset):
+    # ru_maxrss survives exec: a worker started by a big parent would report
+    # the parent's RSS. Make this process clearly bigger than a worker.
+    ballast = bytearray(1500 << 20)
+    ballast[::4096] = b"x" * len(ballast[::4096])
+    with open("/proc/self/status") as f:
+        parent_mb = next(int(ln.split()[1]) for ln in f if ln.startswith("VmRSS:")) / 1e3
+    result = runner.run_worker("stock", "none", _target(dataset), "batched", timeout_s=300)
+    del ballast
+    assert 0 < result["peak_rss_mb"] < parent_mb - 500
 
 
 def test_read_modes_build_what_users_write(dataset):

@@ -4,7 +4,7 @@ Per profile two rows of panels, one panel per (dataset, consumption):
     MB/s       bars grouped by read mode (none, n, autotune, gen), stock and
                ffm side by side, each with its runs' min–max as an error bar,
                hatched when the cell is flagged unstable; the storage's raw
-               ceiling as a dashed line
+               ceiling as a dashed line (in the title when far off scale)
     CPU-s/GB   the same bars for the process's CPU seconds per GB
 Where a profile has no stock runs of its own (s3), the stock bars are its
 baseline on the mount, drawn lighter and without error bars.
@@ -80,10 +80,15 @@ def write_chart(path, rows, title=None):
             _panel(ax_cpu, prow, "cpu_s_per_gb", modes)
             ceiling = next((r["ceiling_mb_per_s"] for r in prow
                             if r.get("ceiling_mb_per_s")), None)
-            if ceiling:
+            title = f"{profile} / {dataset} / {consumption}"
+            top = max((r.get("mb_per_s_max") or r.get("mb_per_s") or 0 for r in prow),
+                      default=0)
+            if ceiling and ceiling <= 2.5 * top:
                 ax_mb.axhline(ceiling, color="k", linestyle="dashed", linewidth=0.8,
                               label="raw ceiling")
-            ax_mb.set_title(f"{profile} / {dataset} / {consumption}", fontsize="small")
+            elif ceiling:  # a page-cache ceiling would flatten every bar
+                title += f"\n(raw ceiling {ceiling:,.0f} MB/s, off scale)"
+            ax_mb.set_title(title, fontsize="small")
             ax_mb.set_ylabel("MB/s" if c == 0 else None)
             ax_cpu.set_ylabel("CPU-s/GB" if c == 0 else None)
             if c == len(panels) - 1:

@@ -79,7 +79,7 @@ def counters() -> dict:
     ru = resource.getrusage(resource.RUSAGE_SELF)
     busy, steal = _system_cpu()
     vm = _vmstat({"pgpgin", "thp_fault_alloc"})
-    out = {"minflt": ru.ru_minflt, "majflt": ru.ru_majflt, "nvcsw": ru.ru_nvcsw,
+    out = {"user_s": ru.ru_utime, "sys_s": ru.ru_stime, "minflt": ru.ru_minflt, "majflt": ru.ru_majflt, "nvcsw": ru.ru_nvcsw,
            "nivcsw": ru.ru_nivcsw, "system_busy_s": busy, "system_steal_s": steal,
            "migrations": _thread_migrations(), "read_bytes": read_bytes(),
            # pgpgin is in KiB read from block devices, system-wide.

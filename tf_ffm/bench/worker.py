@@ -6,7 +6,7 @@
 
 prints one JSON object on the last line of stdout:
     {"reader", "read_mode", "consumption", "records", "bytes", "bytes_exact",
-     "epochs", "wall_s", "first_record_s", "cpu_s", "peak_rss_mb", "counters"}
+     "epochs", "epoch_wall_s", "wall_s", "first_record_s", "cpu_s", "peak_rss_mb", "counters"}
 
 Readers, read modes (labels.READ_MODES): what a user writes, for both
 readers, with the same consumption code:
@@ -22,7 +22,7 @@ Consumption:
 Wall and CPU time cover iterator creation and the loop only (not the
 TensorFlow import or dataset construction), over whole epochs repeated until
 --min-seconds have passed; CPU is the whole process's user+sys time (all of
-TensorFlow's threads), peak RSS its lifetime maximum. "counters" are
+TensorFlow's threads), peak RSS its own maximum (VmHWM). "counters" are
 machine.delta() over the same window (faults, switches, system CPU, disk).
 Bytes are record payload bytes: summed per batch when batched; element by
 element taken from the file sizes minus the framing (exact when every record
@@ -42,6 +42,20 @@ from tf_ffm.bench.labels import CONSUMPTIONS, READ_MODES, READERS
 BATCH = 256
 FRAMING_BYTES = 16
 DEFAULT_N = 4  # the fixed num_parallel_reads of read mode "n"
+
+
+def _peak_rss_mb():
+    """This process's peak resident set (VmHWM). Not getrusage's ru_maxrss:
+    that survives exec, so a worker started by a harness holding TensorFlow
+    would report the harness's RSS whenever its own was smaller."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024 / 1e6
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e6
 
 
 def _cpu_s():
@@ -130,13 +144,16 @@ def measure(reader, read_mode, files, consumption, limit=None, file_bytes=None,
     else:
         raise ValueError(f"unknown consumption {consumption!r}; expected {CONSUMPTIONS}")
     records = nbytes = epochs = 0
+    epoch_walls = []  # a run whose epochs differ ~2x was disturbed mid-run
     partial = None  # records of an epoch cut short by the limit (elementwise)
     first = None
     before = machine.counters()
     cpu0 = _cpu_s()
     t0 = time.perf_counter()
     while True:
+        e0 = time.perf_counter()
         r, b, f = consume(pipeline, limit - records if limit else None)
+        epoch_walls.append(time.perf_counter() - e0)
         epochs += 1
         first = f if first is None else first
         records += r
@@ -156,11 +173,10 @@ def measure(reader, read_mode, files, consumption, limit=None, file_bytes=None,
     counters = machine.delta(before, machine.counters())
     if partial:
         nbytes += int(partial * _sample_mean_payload(reader, files))
-    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
     return {"reader": reader, "read_mode": read_mode, "consumption": consumption,
             "records": records, "bytes": nbytes, "bytes_exact": not partial,
-            "epochs": epochs, "wall_s": wall, "first_record_s": first, "cpu_s": cpu,
-            "peak_rss_mb": peak_kib * 1024 / 1e6, "counters": counters,
+            "epochs": epochs, "epoch_wall_s": epoch_walls, "wall_s": wall, "first_record_s": first, "cpu_s": cpu,
+            "peak_rss_mb": _peak_rss_mb(), "counters": counters,
             "cpus_allowed": sorted(os.sched_getaffinity(0))}
 
 
