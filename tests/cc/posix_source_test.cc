@@ -237,7 +237,7 @@ TEST_F(PosixSourceTest, ManySourcesOpenAndCloseWithoutLeakingDescriptors) {
 // reopens the file it opened (e.g. /proc/self/fd/N, or checks st_dev/st_ino
 // and falls back to the first descriptor). Run with
 // --gtest_also_run_disabled_tests to see it fail.
-TEST_F(PosixSourceTest, DISABLED_ReadsSeeTheOpenedFileAfterItsPathIsReplaced) {
+TEST_F(PosixSourceTest, ReadsSeeTheOpenedFileAfterItsPathIsReplaced) {
   const std::string old_bytes = RandomBytes(6, 1 << 20);
   std::string path = Write("a", old_bytes);
   std::unique_ptr<ByteSource> source = OpenOk(path);

@@ -71,7 +71,11 @@ absl::StatusOr<int> PosixSource::TakeFd() const {
       return fd;
     }
   }
-  int fd = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
+  // Reopen the file that was opened, not whatever the path names now (it
+  // may have been replaced or deleted since): the size and mtime the reader
+  // checked are this file's.
+  std::string self = absl::StrCat("/proc/self/fd/", first_fd_);
+  int fd = ::open(self.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return ErrnoToStatus(errno, absl::StrCat(path_, ": open failed"));
   return fd;
 }

@@ -41,9 +41,11 @@ class PosixSource final : public ByteSource {
         size_(size),
         mtime_ns_(mtime_ns),
         local_disk_(local_disk),
+        first_fd_(fd),
         idle_{fd} {}
 
-  // A descriptor no other read is using; opens another if all are busy.
+  // A descriptor no other read is using; opens another of the same file if
+  // all are busy.
   absl::StatusOr<int> TakeFd() const;
   void ReturnFd(int fd) const;
 
@@ -51,6 +53,7 @@ class PosixSource final : public ByteSource {
   const uint64_t size_;
   const int64_t mtime_ns_;
   const bool local_disk_;  // not FUSE, not a network filesystem
+  const int first_fd_;     // open until destruction; more are reopened from it
   mutable std::mutex mu_;
   mutable std::vector<int> idle_;  // at most one per concurrent reader
 };

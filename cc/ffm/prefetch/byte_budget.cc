@@ -7,7 +7,7 @@ namespace ffm {
 bool ByteBudget::TryAcquire(uint64_t n) {
   uint64_t cur = in_use_.load(std::memory_order_relaxed);
   do {
-    if (cur + n > limit_) return false;
+    if (n > limit_ || cur > limit_ - n) return false;  // no overflow
   } while (!in_use_.compare_exchange_weak(cur, cur + n,
                                           std::memory_order_relaxed));
   NotePeak(cur + n);
