@@ -44,3 +44,14 @@ def test_state_describes_the_machine():
     assert s["thp_enabled"] in (None, "always", "madvise", "never")
     assert isinstance(s["damon_pageout"], list)
     assert machine.read_bytes() >= 0
+
+
+def test_wait_for_quiet_gives_up_after_max_wait():
+    import time
+
+    t0 = time.perf_counter()
+    waited, busy = machine.wait_for_quiet(threshold=-1.0, max_wait_s=0.5, window_s=0.1)
+    assert 0.5 <= waited < 1.5 and time.perf_counter() - t0 < 2.0
+    assert busy >= 0.0
+    waited, _ = machine.wait_for_quiet(threshold=1e9, max_wait_s=30, window_s=0.1)
+    assert waited < 1.0  # "quiet" at once

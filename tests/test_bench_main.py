@@ -22,6 +22,7 @@ def test_defaults_and_quick():
     assert full.elementwise_read_modes == ["none", "autotune", "gen"]
     quick = _parse("--quick")
     assert (quick.size_mb, quick.repeats, quick.consumption) == (64, 1, ["batched"])
+    assert (full.quiet_wait, quick.quiet_wait) == (main.QUIET_WAIT_S, 0)
     assert quick.readers == ["stock", "ffm"]
     assert {"none", "autotune"} <= set(quick.read_modes)
     mixed = _parse("--quick", "--modes", "elementwise", "--size-mb", "8", "--profiles", "s3",
@@ -126,3 +127,35 @@ def test_s3_profile_reads_s3_uris_and_stock_reads_the_mount(tmp_path):
             assert f.read() == g.read()
     with open("/proc/self/mounts") as f:
         assert mounted[0].rsplit("/small/", 1)[0] not in f.read()
+
+
+def test_a_disturbed_run_is_measured_again(tmp_path, monkeypatch):
+    from tf_ffm.bench import runner
+
+    m = datagen.generate(tmp_path, "small", size_mb=0.1, shards=1)
+    with contextlib.ExitStack() as stack:
+        profs, _ = profiles.open_profiles(stack, ["local"], {"small": m})
+    cell = profs[0].cells["small"][0]
+    # The first run shares the machine with 0.8 s of other CPU in 1 s; the
+    # second has it to itself.
+    results = [{"wall_s": 1.0, "cpu_s": 1.0, "bytes": 1, "records": 1, "peak_rss_mb": 1,
+                "counters": {"system_busy_s": busy}} for busy in (1.8, 1.05)]
+    calls = []
+    monkeypatch.setattr(runner, "run_worker",
+                        lambda *a, **k: calls.append(k) or results[len(calls) - 1])
+    opts = _parse("--quiet-wait", "5")
+    budget = {"s": 100.0}
+    result, error, discarded = main._measure(cell, "batched", opts, budget)
+    assert error is None and result is results[1]
+    assert [d["result"] for d in discarded] == [results[0]]
+    assert "80 % of a core" in discarded[0]["discarded"]
+    assert calls[0]["quiet_wait_s"] == 5
+    # --quiet-wait 0: one run, kept whatever the machine did.
+    calls.clear()
+    result, _, discarded = main._measure(cell, "batched", _parse("--quiet-wait", "0"),
+                                         {"s": 100.0})
+    assert result is results[0] and not discarded
+    # With the budget for waits and re-runs spent, the disturbed run is kept.
+    calls.clear()
+    result, _, discarded = main._measure(cell, "batched", opts, {"s": 0.0})
+    assert result is results[0] and not discarded and calls[0]["quiet_wait_s"] == 0

@@ -129,6 +129,17 @@ def test_unstable_and_machine_flags():
     assert "unstable(1.90x)" in table and "busy steal disk" in table
 
 
+def test_discarded_runs_only_count_as_retried():
+    busy = _run("local", "large", "ffm_none", 4.0, 0, counters={"system_busy_s": 3.0})
+    busy["discarded"] = "other processes used 50 % of a core"
+    runs = [busy, _run("local", "large", "ffm_none", 1.0, 0),
+            _run("local", "large", "ffm_none", 1.1, 1)]
+    (row,) = report.summarise(runs, [])
+    assert row["runs"] == 2 and row["retried"] == 1
+    assert row["mb_per_s_min"] == pytest.approx(1000 / 1.1)  # not the discarded 250
+    assert row["flags"] == ["retried(1)"]
+
+
 def test_table_layout(recorded):
     rows = report.summarise(*recorded)
     lines = report.format_table(rows).splitlines()

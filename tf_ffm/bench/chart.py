@@ -80,15 +80,15 @@ def write_chart(path, rows, title=None):
             _panel(ax_cpu, prow, "cpu_s_per_gb", modes)
             ceiling = next((r["ceiling_mb_per_s"] for r in prow
                             if r.get("ceiling_mb_per_s")), None)
-            title = f"{profile} / {dataset} / {consumption}"
+            heading = f"{profile} / {dataset} / {consumption}"
             top = max((r.get("mb_per_s_max") or r.get("mb_per_s") or 0 for r in prow),
                       default=0)
-            if ceiling and ceiling <= 2.5 * top:
+            if ceiling and ceiling <= 3 * top:
                 ax_mb.axhline(ceiling, color="k", linestyle="dashed", linewidth=0.8,
                               label="raw ceiling")
             elif ceiling:  # a page-cache ceiling would flatten every bar
-                title += f"\n(raw ceiling {ceiling:,.0f} MB/s, off scale)"
-            ax_mb.set_title(title, fontsize="small")
+                heading += f"\n(raw ceiling {ceiling:,.0f} MB/s, off scale)"
+            ax_mb.set_title(heading, fontsize="small")
             ax_mb.set_ylabel("MB/s" if c == 0 else None)
             ax_cpu.set_ylabel("CPU-s/GB" if c == 0 else None)
             if c == len(panels) - 1:

@@ -145,6 +145,34 @@ def _balloon_free_page_reporting():
     return None
 
 
+def busy_cores(window_s=0.25):
+    """CPUs' worth of busy time over the next window_s (0.0 idle .. cpus)."""
+    import time
+
+    b0, _ = _system_cpu()
+    if b0 is None:
+        return None
+    t0 = time.perf_counter()
+    time.sleep(window_s)
+    b1, _ = _system_cpu()
+    return (b1 - b0) / (time.perf_counter() - t0)
+
+
+def wait_for_quiet(threshold=0.15, max_wait_s=20.0, window_s=0.25):
+    """Wait until the machine is nearly idle (busy < threshold CPUs over a
+    window) or max_wait_s have passed; return (seconds waited, busy CPUs in
+    the last window). A run started while another job holds a core measures
+    that job as much as the reader (see report.py, flag "busy")."""
+    import time
+
+    t0 = time.perf_counter()
+    while True:
+        busy = busy_cores(window_s)
+        waited = time.perf_counter() - t0
+        if busy is None or busy < threshold or waited >= max_wait_s:
+            return waited, busy
+
+
 def loadavg():
     text = _read("/proc/loadavg")
     return [float(x) for x in text.split()[:3]] if text else None

@@ -24,12 +24,15 @@ import sys
 import threading
 import time
 
-from tf_ffm.bench import datagen, labels, machine, output, profiles as profiles_mod, runner
+from tf_ffm.bench import (datagen, labels, machine, output, profiles as profiles_mod, report,
+                          runner)
 from tf_ffm.bench.worker import DEFAULT_N
 
 QUICK_SIZE_MB = 64
 DEFAULT_SIZE_MB = 512
 QUICK_READ_MODES = ("none", "autotune")
+QUIET_WAIT_S = 10.0    # per run, for other jobs to leave the CPUs
+QUIET_BUDGET_S = 180.0  # for all such waits and re-runs of a bench
 # Element by element costs a full epoch of Python per run; the fixed-N mode
 # is left out of it by default to keep the full run near 25 minutes.
 ELEMENTWISE_READ_MODES = ("none", "autotune", "gen")
@@ -102,6 +105,14 @@ def add_arguments(parser):
     parser.add_argument("--min-seconds", type=float, default=None,
                         help="each run reads whole epochs again until this long "
                              "(default 1, --quick 0.5): stable rates on small data")
+    parser.add_argument("--quiet-wait", type=float, default=None, metavar="S",
+                        help="before each run, wait up to S seconds for other jobs to "
+                             "leave the CPUs; a run during which other processes used "
+                             f"> {report.BUSY_OTHER_PCT:.0f} %% of a core is run once more "
+                             "and the disturbed one kept in the JSON as discarded "
+                             f"(default {QUIET_WAIT_S:g}, --quick 0: neither). Waits and "
+                             f"re-runs stop after {QUIET_BUDGET_S:g} s in all, so a busy "
+                             "machine costs at most that; flags still say \"busy\"")
     parser.add_argument("--latency-ms", type=float, default=20.0,
                         help="emulated S3 first-byte latency per request (20)")
     parser.add_argument("--rate", default="90m",
@@ -124,6 +135,9 @@ def _resolve(args):
                         else 0.5 if args.quick else 1.0)
     opts.consumption = args.consumption or (
         ["batched"] if args.quick else list(labels.CONSUMPTIONS))
+    opts.quiet_wait = (args.quiet_wait if args.quiet_wait is not None
+                       else 0.0 if args.quick else QUIET_WAIT_S)
+    opts.quiet_budget = QUIET_BUDGET_S
     opts.readers = args.readers or list(labels.READERS)
     opts.read_modes = args.read_modes or list(
         QUICK_READ_MODES if args.quick else labels.READ_MODES)
@@ -184,11 +198,15 @@ def _execute(plan, opts, runs, ceilings, log):
     from tqdm import tqdm
 
     warned = set()
+    budget = {"s": opts.quiet_budget}  # for waiting on, and re-running after, other jobs
     with tqdm(plan, desc="bench", unit="run", file=sys.stderr, dynamic_ncols=True) as bar:
         for kind, prof, dataset, cell, consumption, rep in bar:
             if kind == "ceiling":
                 bar.set_postfix_str(f"{prof.name}/{dataset} raw ceiling")
                 target = prof.ceiling_targets[dataset]
+                if opts.quiet_wait and budget["s"] > 0:
+                    budget["s"] -= machine.wait_for_quiet(
+                        max_wait_s=min(opts.quiet_wait, budget["s"]))[0]
                 try:
                     c = runner.ceiling(target, opts.min_seconds)
                 except Exception as e:  # noqa: BLE001 -- reported, the bench goes on
@@ -202,19 +220,41 @@ def _execute(plan, opts, runs, ceilings, log):
             entry = {"profile": prof.name, "dataset": dataset, "reader": cell.label,
                      "consumption": consumption, "repeat": rep, "result": None,
                      "error": None}
-            try:
-                entry["result"] = runner.run_worker(
-                    cell.reader, cell.read_mode, cell.target, consumption,
-                    opts.limit_records, min_seconds=opts.min_seconds,
-                    n=opts.parallel_reads)
-            except runner.WorkerError as e:
-                entry["error"] = str(e)
-                log(f"{where}: {e}", bar)
+            entry["result"], entry["error"], discarded = _measure(cell, consumption, opts,
+                                                                  budget)
+            if entry["error"]:
+                log(f"{where}: {entry['error']}", bar)
+            runs.extend({**entry, "error": None, **d} for d in discarded)
             warning = (entry["result"] or {}).get("exit_warning")
             if warning and (prof.name, cell.label) not in warned:
                 warned.add((prof.name, cell.label))
                 log(f"warning: {prof.name}/{cell.label}: {warning}", bar)
             runs.append(entry)
+
+
+def _measure(cell, consumption, opts, budget):
+    """(result, error, discarded runs) of one cell's run. A run that other
+    processes disturbed (see --quiet-wait) is run once more while
+    budget["s"] (seconds for waiting and re-running) lasts; the disturbed run
+    is returned among the discarded, with the reason."""
+    discarded = []
+    for attempt in range(2):
+        wait = min(opts.quiet_wait, max(0.0, budget["s"]))
+        try:
+            result = runner.run_worker(
+                cell.reader, cell.read_mode, cell.target, consumption, opts.limit_records,
+                min_seconds=opts.min_seconds, n=opts.parallel_reads, quiet_wait_s=wait)
+        except runner.WorkerError as e:
+            return None, str(e), discarded
+        budget["s"] -= result.get("quiet_wait_s") or 0.0
+        other = report.derive(result).get("other_cpu_pct") or 0.0
+        if attempt or budget["s"] <= 0 or not opts.quiet_wait or \
+                other <= report.BUSY_OTHER_PCT:
+            return result, None, discarded
+        budget["s"] -= result.get("process_s") or 0.0
+        discarded.append({"result": result, "discarded": f"other processes used "
+                                                          f"{other:.0f} % of a core"})
+    raise AssertionError("unreachable")
 
 
 @contextlib.contextmanager

@@ -3,7 +3,9 @@
 Inputs are the raw records main.py collects:
     runs      {"profile", "dataset", "reader" (a label, see labels.py),
                "consumption", "repeat", "result": worker JSON or None,
-               "error": str or None}
+               "error": str or None, "discarded": reason (optional; such a
+               run was disturbed and measured again, it only counts as
+               "retried")}
     ceilings  {"profile", "dataset", "repeat", "bytes", "wall_s", "cpu_s"}
 
 Units: MB = 1e6 bytes, GB = 1e9 bytes. Rates are medians over a cell's runs,
@@ -23,6 +25,8 @@ they stand:
     steal      in some run, the hypervisor took > STEAL_PCT % of a core
     disk       in some run, the reader or its server read more than
                DISK_FRACTION of the bytes from block devices, not page cache
+    retried    runs disturbed by other processes were measured again (the
+               disturbed ones are in the JSON, marked "discarded")
 """
 import statistics
 from typing import Dict, List
@@ -121,12 +125,16 @@ def _flags(row, per_run) -> List[str]:
         flags.append("steal")
     if any((m.get("disk_fraction") or 0) > DISK_FRACTION for m in per_run):
         flags.append("disk")
+    if row["retried"]:
+        flags.append(f"retried({row['retried']})")
     return flags
 
 
 def _row(key, group, ceiling) -> dict:
+    retried = sum(1 for r in group if r.get("discarded"))
+    group = [r for r in group if not r.get("discarded")]
     ok = [r["result"] for r in group if r.get("result")]
-    row = dict(zip(KEY_FIELDS, key), runs=len(ok),
+    row = dict(zip(KEY_FIELDS, key), runs=len(ok), retried=retried,
                errors=[r["error"] for r in group if r.get("error")],
                warnings=sorted({res["exit_warning"] for res in ok
                                 if res.get("exit_warning")}))
@@ -285,7 +293,9 @@ def format_machine(meta, rows) -> str:
     if flagged:
         text += (f"\n{flagged} of {len(rows)} cells flagged (unstable: runs' max/min > "
                  f"{UNSTABLE_SPREAD}; busy: other processes > {BUSY_OTHER_PCT:.0f} % of a "
-                 f"core; steal; disk: page cache missed)")
+                 "core in a run; steal: the hypervisor took > "
+                 f"{STEAL_PCT:.0f} %; disk: page cache missed; retried: disturbed runs "
+                 "measured again)")
     return text
 
 

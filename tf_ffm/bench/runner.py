@@ -94,14 +94,16 @@ def _setup_counters(target):
 
 
 def run_worker(reader, read_mode, target, consumption, limit=None, *, min_seconds=0.0,
-               n=None, timeout_s=1800, warm=True):
+               n=None, timeout_s=1800, warm=True, quiet_wait_s=0.0):
     """One measurement in a fresh interpreter; returns the worker's JSON dict.
 
     min_seconds: whole epochs are read again until this much time has passed.
     Added to the result: "loadavg" (1/5/15 min, before the run), and the CPU
     seconds during the run of target.helper_pgid ("helper_cpu_s", e.g. the
     rclone mount) and of target.server_pgids ("server_cpu_s", nginx) with the
-    bytes those read from disk ("server_read_bytes").
+    bytes those read from disk ("server_read_bytes"). quiet_wait_s: wait up to
+    this long for other jobs to leave the CPUs first ("quiet_wait_s",
+    "busy_before_cores": CPUs busy just before the start).
     """
     env = dict(os.environ)
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -110,6 +112,8 @@ def run_worker(reader, read_mode, target, consumption, limit=None, *, min_second
     env.update(target.env)
     if warm and target.source_paths:
         warm_page_cache(target.source_paths)
+    waited, busy = machine.wait_for_quiet(max_wait_s=quiet_wait_s) if quiet_wait_s else (
+        0.0, None)
     load = machine.loadavg()
     helper0, server0, disk0 = _setup_counters(target)
     started = time.perf_counter()
@@ -129,6 +133,7 @@ def run_worker(reader, read_mode, target, consumption, limit=None, *, min_second
     result = json.loads(lines[-1])
     result["process_s"] = time.perf_counter() - started  # start-up and exit included
     result["loadavg"] = load
+    result["quiet_wait_s"], result["busy_before_cores"] = waited, busy
     if proc.returncode != 0:
         # The measurement finished and is kept, but the crash (e.g. at
         # interpreter exit) is reported, never hidden.
