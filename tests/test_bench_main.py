@@ -1,5 +1,6 @@
 """`tf-ffm bench` plumbing that needs no measurement: options, plan, profiles."""
 import argparse
+import os
 import contextlib
 
 import pytest
@@ -159,3 +160,17 @@ def test_a_disturbed_run_is_measured_again(tmp_path, monkeypatch):
     calls.clear()
     result, _, discarded = main._measure(cell, "batched", opts, {"s": 0.0})
     assert result is results[0] and not discarded and calls[0]["quiet_wait_s"] == 0
+
+
+def test_each_size_keeps_its_own_data(tmp_path):
+    logs = []
+    small = main._prepare_datasets(_parse("--work-dir", str(tmp_path), "--size-mb", "0.1",
+                                          "--shards", "1", "--datasets", "small"), logs.append)
+    other = main._prepare_datasets(_parse("--work-dir", str(tmp_path), "--size-mb", "0.2",
+                                          "--shards", "2", "--datasets", "small"), logs.append)
+    assert small["small"]["dir"] != other["small"]["dir"]
+    # Generating the second did not remove the first (it is still complete).
+    again = main._prepare_datasets(_parse("--work-dir", str(tmp_path), "--size-mb", "0.1",
+                                          "--shards", "1", "--datasets", "small"), logs.append)
+    assert again["small"]["files"] == small["small"]["files"]
+    assert all(os.path.exists(p) for p in datagen.dataset_files(small["small"]))

@@ -129,6 +129,21 @@ def test_unstable_and_machine_flags():
     assert "unstable(1.90x)" in table and "busy steal disk" in table
 
 
+def test_epochs_of_two_speeds_are_flagged():
+    # One process: three epochs of 1/3 GB, the middle one at half speed.
+    run = _run("local", "large", "stock_autotune", 1.0, 0)
+    run["result"]["epochs"], run["result"]["epoch_wall_s"] = 3, [0.25, 0.5, 0.25]
+    steady = _run("local", "large", "ffm_autotune", 1.0, 0)
+    steady["result"]["epochs"], steady["result"]["epoch_wall_s"] = 2, [0.5, 0.5]
+    rows = report.summarise([run, steady], [])
+    row = _row(rows, "local", "stock_autotune", "large")
+    assert row["epoch_mb_per_s_min"] == pytest.approx(1000 / 3 / 0.5)
+    assert row["epoch_mb_per_s_max"] == pytest.approx(1000 / 3 / 0.25)
+    assert row["epoch_spread"] == pytest.approx(2.0)
+    assert row["flags"] == ["epochs(2.00x)"]
+    assert _row(rows, "local", "ffm_autotune", "large")["flags"] == []
+
+
 def test_discarded_runs_only_count_as_retried():
     busy = _run("local", "large", "ffm_none", 4.0, 0, counters={"system_busy_s": 3.0})
     busy["discarded"] = "other processes used 50 % of a core"

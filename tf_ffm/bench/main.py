@@ -31,6 +31,9 @@ from tf_ffm.bench.worker import DEFAULT_N
 QUICK_SIZE_MB = 64
 DEFAULT_SIZE_MB = 512
 QUICK_READ_MODES = ("none", "autotune")
+# Page-cache epochs of 512 MiB take ~0.3 s and come in two speeds (~850 or
+# ~1,700 MB/s for ~150 KiB records, drawn per iterator): 2 s averages ~6.
+MIN_SECONDS = 2.0
 QUIET_WAIT_S = 10.0    # per run, for other jobs to leave the CPUs
 QUIET_BUDGET_S = 180.0  # for all such waits and re-runs of a bench
 # Element by element costs a full epoch of Python per run; the fixed-N mode
@@ -104,7 +107,9 @@ def add_arguments(parser):
                         help="stop each run after about N records")
     parser.add_argument("--min-seconds", type=float, default=None,
                         help="each run reads whole epochs again until this long "
-                             "(default 1, --quick 0.5): stable rates on small data")
+                             f"(default {MIN_SECONDS:g}, --quick 0.5). Epochs of one "
+                             "process differ up to 2x (tf.data's per-iterator state; "
+                             "see report), so a run averages several")
     parser.add_argument("--quiet-wait", type=float, default=None, metavar="S",
                         help="before each run, wait up to S seconds for other jobs to "
                              "leave the CPUs; a run during which other processes used "
@@ -132,7 +137,7 @@ def _resolve(args):
     opts.shards = args.shards or (1 if args.quick else 4)
     opts.repeats = args.repeats or (1 if args.quick else 3)
     opts.min_seconds = (args.min_seconds if args.min_seconds is not None
-                        else 0.5 if args.quick else 1.0)
+                        else 0.5 if args.quick else MIN_SECONDS)
     opts.consumption = args.consumption or (
         ["batched"] if args.quick else list(labels.CONSUMPTIONS))
     opts.quiet_wait = (args.quiet_wait if args.quiet_wait is not None
@@ -157,11 +162,14 @@ def _prepare_datasets(opts, log):
     from tqdm import tqdm
 
     out = {}
+    # One directory per size and shard count: --quick and the full run keep
+    # their own data instead of regenerating each other's.
+    work_dir = os.path.join(opts.work_dir, f"{opts.size_mb:g}MiB-{opts.shards}x")
     for name in opts.datasets:
         total = int(opts.size_mb * datagen.MiB) // opts.shards * opts.shards
         with tqdm(total=total, unit="B", unit_scale=True, desc=f"data {name}",
                   leave=False, file=sys.stderr) as bar:
-            out[name] = datagen.generate(opts.work_dir, name, opts.size_mb, opts.shards,
+            out[name] = datagen.generate(work_dir, name, opts.size_mb, opts.shards,
                                          opts.seed, progress=bar.update)
         m = out[name]
         log(f"data {name}: {len(m['files'])} files, {m['records']:,} records, "

@@ -20,6 +20,11 @@ its runs on the mount); `format_best` compares each side's best mode.
 A cell is flagged (column "flags") when its numbers are not to be trusted as
 they stand:
     unstable   max/min of its runs' MB/s above labels.UNSTABLE_SPREAD
+    epochs     max/min of its single epochs' MB/s above that: the reader itself
+               runs at different speeds from one iterator to the next (seen:
+               tf.data's AUTOTUNE interleave at ~850 or ~1,700 MB/s on a quiet
+               machine, even pinned to one CPU), so a run's rate depends on
+               which speeds its epochs drew
     busy       in some run, other processes used > BUSY_OTHER_PCT % of a core
                (system CPU minus the reader, its mount and the server)
     steal      in some run, the hypervisor took > STEAL_PCT % of a core
@@ -109,6 +114,12 @@ def derive(res) -> dict:
         # should have come from the page cache and did not.
         disk = c["read_bytes"] + res.get("server_read_bytes", 0)
         out["disk_fraction"] = disk / res["bytes"]
+    walls = res.get("epoch_wall_s") or []
+    if len(walls) > 1 and res.get("bytes_exact", True):
+        # Every epoch reads the same bytes; the first includes iterator start-up
+        # like every other, so all count.
+        per_epoch = res["bytes"] / len(walls)
+        out["epoch_mb_per_s"] = [per_epoch / w / MB for w in walls if w > 0]
     for k in ("minflt", "nivcsw", "nvcsw", "migrations"):
         if c.get(k) is not None and res["bytes"]:
             out[f"{k}_per_gb"] = c[k] / (res["bytes"] / GB)
@@ -119,6 +130,8 @@ def _flags(row, per_run) -> List[str]:
     flags = []
     if row["spread"] is not None and row["spread"] > UNSTABLE_SPREAD:
         flags.append(f"unstable({row['spread']:.2f}x)")
+    if row["epoch_spread"] is not None and row["epoch_spread"] > UNSTABLE_SPREAD:
+        flags.append(f"epochs({row['epoch_spread']:.2f}x)")
     if any((m.get("other_cpu_pct") or 0) > BUSY_OTHER_PCT for m in per_run):
         flags.append("busy")
     if any((m.get("steal_pct") or 0) > STEAL_PCT for m in per_run):
@@ -148,6 +161,11 @@ def _row(key, group, ceiling) -> dict:
         row[f"{k}_min"] = _extreme(min, [m[k] for m in per_run])
         row[f"{k}_max"] = _extreme(max, [m[k] for m in per_run])
     row["per_run_mb_per_s"] = [m["mb_per_s"] for m in per_run]
+    epochs = [x for m in per_run for x in m.get("epoch_mb_per_s", [])]
+    row["epoch_mb_per_s_min"] = min(epochs) if epochs else None
+    row["epoch_mb_per_s_max"] = max(epochs) if epochs else None
+    row["epoch_spread"] = (max(epochs) / min(epochs)
+                           if len(epochs) >= 2 and min(epochs) > 0 else None)
     lo, hi = row["mb_per_s_min"], row["mb_per_s_max"]
     row["spread"] = hi / lo if len(per_run) >= 2 and lo else None
     row["unstable"] = row["spread"] is not None and row["spread"] > UNSTABLE_SPREAD
@@ -293,7 +311,8 @@ def format_machine(meta, rows) -> str:
     if flagged:
         text += (f"\n{flagged} of {len(rows)} cells flagged (unstable: runs' max/min > "
                  f"{UNSTABLE_SPREAD}; busy: other processes > {BUSY_OTHER_PCT:.0f} % of a "
-                 "core in a run; steal: the hypervisor took > "
+                 "core in a run; epochs: single epochs differ; steal: the hypervisor "
+                 "took > "
                  f"{STEAL_PCT:.0f} %; disk: page cache missed; retried: disturbed runs "
                  "measured again)")
     return text
