@@ -155,6 +155,16 @@ def test_discarded_runs_only_count_as_retried():
     assert row["flags"] == ["retried(1)"]
 
 
+def test_ceiling_is_the_best_pass_median_over_repeats():
+    ceilings = [{"profile": "mount", "dataset": "large", "repeat": r, "bytes": 3 * GB,
+                 "wall_s": 30.0, "pass_bytes": GB, "pass_s": passes}
+                for r, passes in enumerate(([20.0, 5.0, 5.0], [4.0, 8.0], [10.0, 2.0]))]
+    assert report.ceiling_rates(ceilings) == {("mount", "large"): pytest.approx(250.0)}
+    # Older records (no per-pass times): all bytes over all the time.
+    assert report.ceiling_rates([{"profile": "s3", "dataset": "small", "bytes": GB,
+                                  "wall_s": 2.0}]) == {("s3", "small"): 500.0}
+
+
 def test_table_layout(recorded):
     rows = report.summarise(*recorded)
     lines = report.format_table(rows).splitlines()
