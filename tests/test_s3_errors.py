@@ -274,14 +274,16 @@ def test_bad_credentials_are_rejected_without_leaking_the_secret(
     secret = auth_results["secrets"][case]
     read_uri = f"s3://{moto_s3_auth.bucket}/{moto_s3_auth.readable_key}"
     read = result["read"]
-    # A HEAD answer has no body to tell a bad signature from a denial:
-    # either class is right, and the message says what to check.
-    assert read["error"] in ("UnauthenticatedError", "PermissionDeniedError"), read
+    # A HEAD answer has no body to tell a bad signature from a denial, so
+    # every call raises the one documented class, PermissionDeniedError, and
+    # the message says what to check.
+    assert read["error"] == "PermissionDeniedError", read
     assert read_uri in read["message"]
     assert "credentials" in read["message"] or "AWS_ACCESS_KEY_ID" in read["message"]
-    # A listing's error body names the cause: a bad signature or key id.
+    # A listing's error body names the cause (a bad signature or key id):
+    # the same class, with the server's reason in the message.
     listing = result["glob"]
-    assert listing["error"] == "UnauthenticatedError", listing
+    assert listing["error"] == "PermissionDeniedError", listing
     assert f"s3://{moto_s3_auth.bucket}/data" in listing["message"]
     assert "AWS_SECRET_ACCESS_KEY" in listing["message"]
     for outcome in result.values():

@@ -27,9 +27,19 @@ class S3Options:
     anonymous: Optional[bool] = None       # unsigned requests (public data)
     ca_file: Optional[str] = None          # PEM bundle for a private CA
     verify_tls: Optional[bool] = None      # keep True outside tests
-    max_attempts: Optional[int] = None     # per request, retries included
-    connect_timeout: Optional[float] = None  # seconds
-    request_timeout: Optional[float] = None  # seconds before a stalled read is retried
+    # Attempts per request (a ranged GET, an open's HEAD, a listing), the first
+    # one included (default 10, or AWS_MAX_ATTEMPTS). The AWS SDK does not
+    # retry on its own: every attempt is tf-ffm's, with exponential backoff
+    # and full jitter.
+    max_attempts: Optional[int] = None
+    connect_timeout: Optional[float] = None  # seconds (default 10)
+    # Seconds; handed to the SDK, but Arrow applies it on Windows/macOS only:
+    # on Linux a stalled body is cut by curl's low-speed limit (README,
+    # Reliability).
+    request_timeout: Optional[float] = None
+    # Seconds for one request, retries included (default 30): no new attempt
+    # starts past it, so a dead endpoint fails within about this long.
+    read_deadline: Optional[float] = None
 
     def to_attr(self) -> str:
         """The `s3.key=value;...` storage options the ops take (no secrets:

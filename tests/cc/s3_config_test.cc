@@ -164,7 +164,7 @@ TEST(S3ConfigApply, EveryKey) {
   absl::Status s = c.Apply(
       "endpoint_url=http://127.0.0.1:4566;region=eu-central-1;anonymous=true;"
       "ca_file=/tmp/ca.pem;verify_tls=false;max_attempts=4;"
-      "connect_timeout=1.5;request_timeout=7");
+      "connect_timeout=1.5;request_timeout=7;read_deadline=12.5");
   ASSERT_TRUE(s.ok()) << s;
   EXPECT_EQ(c.endpoint, "127.0.0.1:4566");
   EXPECT_EQ(c.scheme, "http");
@@ -175,6 +175,13 @@ TEST(S3ConfigApply, EveryKey) {
   EXPECT_EQ(c.max_attempts, 4);
   EXPECT_DOUBLE_EQ(c.connect_timeout_s, 1.5);
   EXPECT_DOUBLE_EQ(c.request_timeout_s, 7);
+  EXPECT_DOUBLE_EQ(c.read_deadline_s, 12.5);
+}
+
+TEST(S3Config, DefaultBudgetFailsADeadEndpointWithinAboutThirtySeconds) {
+  S3Config c;
+  EXPECT_EQ(c.max_attempts, 10);
+  EXPECT_DOUBLE_EQ(c.read_deadline_s, 30);
 }
 
 TEST(S3ConfigApply, OverridesTheEnvironment) {
@@ -241,7 +248,9 @@ INSTANTIATE_TEST_SUITE_P(
         BadSetting{"max_attempts=x", "max_attempts"},
         BadSetting{"connect_timeout=0", "connect_timeout"},
         BadSetting{"connect_timeout=-1", "-1"},
-        BadSetting{"request_timeout=soon", "request_timeout"}));
+        BadSetting{"request_timeout=soon", "request_timeout"},
+        BadSetting{"read_deadline=0", "read_deadline"},
+        BadSetting{"read_deadline=-3", "read_deadline"}));
 
 TEST(S3ConfigApply, StopsAtTheFirstError) {
   S3Config c;
@@ -295,6 +304,7 @@ TEST(S3ConfigCacheKey, EqualConfigsShareDifferentOnesDoNot) {
   differs("max_attempts=2");
   differs("connect_timeout=3");
   differs("request_timeout=4");
+  differs("read_deadline=5");
 }
 
 // --- s3://bucket/key ---

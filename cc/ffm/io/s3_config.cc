@@ -112,11 +112,14 @@ absl::Status S3Config::Apply(const std::string& settings) {
       absl::StatusOr<int> n = ParseAttempts(key, value);
       s = n.status();
       if (n.ok()) max_attempts = *n;
-    } else if (key == "connect_timeout" || key == "request_timeout") {
+    } else if (key == "connect_timeout" || key == "request_timeout" ||
+               key == "read_deadline") {
       absl::StatusOr<double> d = ParseSeconds(key, value);
       s = d.status();
       if (d.ok()) {
-        (key == "connect_timeout" ? connect_timeout_s : request_timeout_s) = *d;
+        (key == "connect_timeout"   ? connect_timeout_s
+         : key == "request_timeout" ? request_timeout_s
+                                    : read_deadline_s) = *d;
       }
     } else {
       s = absl::InvalidArgumentError(
@@ -130,7 +133,8 @@ absl::Status S3Config::Apply(const std::string& settings) {
 std::string S3Config::CacheKey() const {
   return absl::StrCat(scheme, "://", endpoint, "|", region, "|", anonymous,
                       "|", ca_file, "|", verify_tls, "|", max_attempts, "|",
-                      connect_timeout_s, "|", request_timeout_s);
+                      connect_timeout_s, "|", request_timeout_s, "|",
+                      read_deadline_s);
 }
 
 }  // namespace ffm

@@ -19,9 +19,18 @@ struct S3Config {
   bool anonymous = false;      // unsigned requests (public buckets)
   std::string ca_file;         // PEM bundle replacing the system CAs
   bool verify_tls = true;
-  int max_attempts = 10;       // per request, SDK retries included
+  // Attempts per request (a ranged GET, the HEAD of an open, a listing), the
+  // first one included. The AWS SDK is told not to retry: S3Source's loop
+  // makes every attempt, with exponential backoff and full jitter.
+  int max_attempts = 10;
   double connect_timeout_s = 10;
-  double request_timeout_s = 30;  // a stalled read fails after this and is retried
+  // Passed to the SDK as its request timeout; on Linux Arrow does not apply
+  // it (its S3Options::request_timeout is Windows/macOS only), so a stalled
+  // body is noticed only by curl's low-speed limit. See README, Reliability.
+  double request_timeout_s = 30;
+  // Overall time for one request, retries included: no new attempt starts
+  // (and no backoff sleeps) past it. An attempt already running is not cut.
+  double read_deadline_s = 30;
 
   // The standard AWS environment: AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL,
   // AWS_REGION / AWS_DEFAULT_REGION, AWS_CA_BUNDLE, AWS_MAX_ATTEMPTS.
@@ -34,7 +43,8 @@ struct S3Config {
 
   // Applies explicit settings "key=value;key=value" (from tf_ffm.S3Options):
   // endpoint_url, region, anonymous, ca_file, verify_tls, max_attempts,
-  // connect_timeout, request_timeout. Unknown keys are InvalidArgument.
+  // connect_timeout, request_timeout, read_deadline. Unknown keys are
+  // InvalidArgument.
   absl::Status Apply(const std::string& settings);
 
   // Sets endpoint and scheme from "http(s)://host[:port][/]".

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <functional>
 #include <map>
 #include <mutex>
 
@@ -36,13 +37,20 @@ bool IsTlsVerificationFailure(absl::string_view m) {
 }
 
 // Arrow reports AWS failures as IOError text; the AWS error name or HTTP
-// status in it is all there is to classify them by.
+// status in it is all there is to classify them by. `context` (may be empty)
+// is put before the message.
+//
+// Credentials: a HEAD answered 403 has no body, so a wrong secret, an unknown
+// key id and a policy that denies access look the same on a read or an index
+// load; a listing says SignatureDoesNotMatch. So that one `except` covers
+// every call, all of them are PermissionDenied (tf.errors.PermissionDeniedError),
+// with the server's reason in the message when it gave one.
 absl::Status FromArrow(const arrow::Status& s, const std::string& context) {
   const std::string& m = s.message();
   auto has = [&m](absl::string_view needle) {
     return absl::StrContains(m, needle);
   };
-  std::string msg = absl::StrCat(context, ": ", m);
+  std::string msg = context.empty() ? m : absl::StrCat(context, ": ", m);
   if (has("Path does not exist") || has("NO_SUCH_KEY") ||
       has("NO_SUCH_BUCKET") || has("NoSuchBucket") || has("NoSuchKey") ||
       has("HTTP status 404") || has("RESOURCE_NOT_FOUND")) {
@@ -51,14 +59,12 @@ absl::Status FromArrow(const arrow::Status& s, const std::string& context) {
   if (has("INVALID_ACCESS_KEY_ID") || has("InvalidAccessKeyId") ||
       has("SIGNATURE_DOES_NOT_MATCH") || has("SignatureDoesNotMatch") ||
       has("MISSING_AUTHENTICATION_TOKEN") || has("EXPIRED_TOKEN") ||
-      has("INVALID_CLIENT_TOKEN_ID")) {
-    return absl::UnauthenticatedError(absl::StrCat(
-        msg, " (check AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY/"
-             "AWS_SESSION_TOKEN or AWS_PROFILE)"));
-  }
-  if (has("ACCESS_DENIED") || has("AccessDenied") || has("HTTP status 403")) {
+      has("INVALID_CLIENT_TOKEN_ID") || has("ACCESS_DENIED") ||
+      has("AccessDenied") || has("HTTP status 403")) {
     return absl::PermissionDeniedError(absl::StrCat(
-        msg, " (check the credentials in use and the bucket policy)"));
+        msg, " (credentials rejected or access denied: check AWS_ACCESS_KEY_ID/"
+             "AWS_SECRET_ACCESS_KEY/AWS_SESSION_TOKEN or AWS_PROFILE, and the "
+             "bucket policy)"));
   }
   if (IsTlsVerificationFailure(m) || has("curlCode: 35,")) {
     return absl::FailedPreconditionError(absl::StrCat(
@@ -78,25 +84,16 @@ absl::Status FromArrow(const arrow::Status& s, const std::string& context) {
   return absl::UnknownError(msg);
 }
 
-// The SDK's standard retries, except for a certificate that does not verify:
-// the SDK counts that as a network error and retried it for about 90 s
-// (10 attempts with backoff) before reporting it.
-class NoRetryOnTlsVerification final : public arrow::fs::S3RetryStrategy {
+// The SDK makes exactly one attempt per call: every retry is ours
+// (RetryBudget), so max_attempts is the number of attempts in total rather
+// than ours times the SDK's, and a deadline can bound them.
+class NeverRetry final : public arrow::fs::S3RetryStrategy {
  public:
-  explicit NoRetryOnTlsVerification(std::shared_ptr<S3RetryStrategy> base)
-      : base_(std::move(base)) {}
-  bool ShouldRetry(const AWSErrorDetail& error,
-                   int64_t attempted_retries) override {
-    return !IsTlsVerificationFailure(error.message) &&
-           base_->ShouldRetry(error, attempted_retries);
+  bool ShouldRetry(const AWSErrorDetail&, int64_t) override { return false; }
+  int64_t CalculateDelayBeforeNextRetry(const AWSErrorDetail&,
+                                        int64_t) override {
+    return 0;
   }
-  int64_t CalculateDelayBeforeNextRetry(const AWSErrorDetail& error,
-                                        int64_t attempted_retries) override {
-    return base_->CalculateDelayBeforeNextRetry(error, attempted_retries);
-  }
-
- private:
-  const std::shared_ptr<S3RetryStrategy> base_;
 };
 
 arrow::fs::S3Options ToArrowOptions(const S3Config& c) {
@@ -109,12 +106,32 @@ arrow::fs::S3Options ToArrowOptions(const S3Config& c) {
   }
   o.scheme = c.scheme;
   o.connect_timeout = c.connect_timeout_s;
-  o.request_timeout = c.request_timeout_s;
+  o.request_timeout = c.request_timeout_s;  // ignored by Arrow on Linux
   o.tls_ca_file_path = c.ca_file;
   o.tls_verify_certificates = c.verify_tls;
-  o.retry_strategy = std::make_shared<NoRetryOnTlsVerification>(
-      arrow::fs::S3RetryStrategy::GetAwsStandardRetryStrategy(c.max_attempts));
+  o.retry_strategy = std::make_shared<NeverRetry>();
   return o;
+}
+
+RetryPolicy PolicyFor(const S3Config& c) {
+  RetryPolicy p;
+  p.max_attempts = c.max_attempts;
+  p.deadline_s = c.read_deadline_s;
+  return p;
+}
+
+// Runs `attempt` (one request, an absl::Status without context) within one
+// budget; the final error is prefixed with `what`.
+absl::Status WithRetries(const RetryPolicy& policy, const std::string& what,
+                         const std::function<absl::Status()>& attempt) {
+  RetryBudget budget(policy);
+  while (true) {
+    absl::Status s = attempt();
+    if (s.ok()) return s;
+    absl::Status give_up = budget.OnFailure(s, what);
+    if (!give_up.ok()) return give_up;
+    Count(IoStats::Global().retries);
+  }
 }
 
 // One S3FileSystem (client + connection pool) per configuration, for the
@@ -169,37 +186,33 @@ class S3Source final : public ByteSource {
   const std::string& uri() const override { return uri_; }
   uint64_t size() const override { return size_; }
 
-  // The SDK retries each GET itself; this loop adds resuming a range whose
-  // body ended early, from the first byte not yet received, so a retry
-  // never delivers a byte twice.
+  // One budget per call: at most max_attempts failed GETs and no new attempt
+  // past the deadline. A body that ended early is resumed from the first
+  // byte not yet received, without spending an attempt, so a retry never
+  // delivers a byte twice.
   absl::StatusOr<size_t> ReadAt(uint64_t offset, size_t n,
                                 char* dst) const override {
     if (offset >= size_) return size_t{0};
     n = static_cast<size_t>(std::min<uint64_t>(n, size_ - offset));
+    const std::string what =
+        absl::StrCat(uri_, ": read of bytes [", offset, ", ", offset + n, ")");
+    RetryBudget budget(retry_);
     size_t done = 0;
-    int failures = 0;
     while (done < n) {
       arrow::Result<int64_t> got =
           file_->ReadAt(static_cast<int64_t>(offset + done),
                         static_cast<int64_t>(n - done), dst + done);
       if (got.ok() && *got > 0) {
         done += static_cast<size_t>(*got);
-        failures = 0;  // progress: the retry budget starts over
         continue;
       }
-      std::string where = absl::StrCat(uri_, ": read at byte offset ",
-                                        offset + done);
+      std::string at = absl::StrCat("at byte offset ", offset + done);
       absl::Status error =
-          got.ok() ? absl::UnavailableError(absl::StrCat(where, " returned no data"))
-                   : FromArrow(got.status(), where);
-      if (!IsRetryable(error)) return error;
-      if (++failures >= retry_.max_attempts) {
-        return absl::Status(error.code(),
-                            absl::StrCat(error.message(), " (gave up after ",
-                                         failures, " attempts)"));
-      }
+          got.ok() ? absl::UnavailableError(absl::StrCat(at, ": no data"))
+                   : FromArrow(got.status(), at);
+      absl::Status give_up = budget.OnFailure(error, what);
+      if (!give_up.ok()) return give_up;
       Count(IoStats::Global().retries);
-      BackoffBeforeRetry(retry_, failures);
     }
     return done;
   }
@@ -211,6 +224,20 @@ class S3Source final : public ByteSource {
   const RetryPolicy retry_;
 };
 
+// A 404 on an object does not say whether the key or the bucket is missing:
+// ask for the bucket (one HEAD, on the error path only) and name it.
+absl::Status NameMissingBucket(arrow::fs::S3FileSystem& fs,
+                               const std::string& bucket,
+                               absl::Status not_found) {
+  if (not_found.code() != absl::StatusCode::kNotFound) return not_found;
+  auto info = fs.GetFileInfo(bucket);
+  if (info.ok() && info->type() == arrow::fs::FileType::NotFound) {
+    return absl::NotFoundError(absl::StrCat(
+        not_found.message(), " (bucket '", bucket, "' does not exist)"));
+  }
+  return not_found;
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<ByteSource>> OpenS3Source(
@@ -219,14 +246,22 @@ absl::StatusOr<std::unique_ptr<ByteSource>> OpenS3Source(
   if (!parsed.ok()) return parsed.status();
   auto fs = SharedFileSystem(config);
   if (!fs.ok()) return fs.status();
-  auto file = (*fs)->OpenInputFile(parsed->bucket + "/" + parsed->key);
-  if (!file.ok()) return FromArrow(file.status(), uri);
-  auto size = (*file)->GetSize();
-  if (!size.ok()) return FromArrow(size.status(), uri);
-  RetryPolicy retry;
-  retry.max_attempts = config.max_attempts;
+  const RetryPolicy policy = PolicyFor(config);
+  std::shared_ptr<arrow::io::RandomAccessFile> file;
+  int64_t size = 0;
+  // Arrow's OpenInputFile sends the HEAD (size, existence).
+  absl::Status s = WithRetries(policy, absl::StrCat(uri, ": open (HEAD)"), [&] {
+    auto f = (*fs)->OpenInputFile(parsed->bucket + "/" + parsed->key);
+    if (!f.ok()) return FromArrow(f.status(), "");
+    auto n = (*f)->GetSize();
+    if (!n.ok()) return FromArrow(n.status(), "");
+    file = *std::move(f);
+    size = *n;
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return NameMissingBucket(**fs, parsed->bucket, s);
   return std::unique_ptr<ByteSource>(
-      new S3Source(uri, *std::move(file), static_cast<uint64_t>(*size), retry));
+      new S3Source(uri, std::move(file), static_cast<uint64_t>(size), policy));
 }
 
 absl::Status WriteS3Object(const std::string& uri, absl::string_view bytes,
@@ -235,12 +270,18 @@ absl::Status WriteS3Object(const std::string& uri, absl::string_view bytes,
   if (!parsed.ok()) return parsed.status();
   auto fs = SharedFileSystem(config);
   if (!fs.ok()) return fs.status();
-  auto out = (*fs)->OpenOutputStream(parsed->bucket + "/" + parsed->key);
-  if (!out.ok()) return FromArrow(out.status(), uri);
-  arrow::Status s = (*out)->Write(bytes.data(), static_cast<int64_t>(bytes.size()));
-  if (s.ok()) s = (*out)->Close();
-  if (!s.ok()) return FromArrow(s, uri);
-  return absl::OkStatus();
+  // A whole-object PUT: repeating it is safe.
+  absl::Status s = WithRetries(
+      PolicyFor(config), absl::StrCat(uri, ": write"), [&] {
+        auto out = (*fs)->OpenOutputStream(parsed->bucket + "/" + parsed->key);
+        if (!out.ok()) return FromArrow(out.status(), "");
+        arrow::Status w =
+            (*out)->Write(bytes.data(), static_cast<int64_t>(bytes.size()));
+        if (w.ok()) w = (*out)->Close();
+        if (!w.ok()) return FromArrow(w, "");
+        return absl::OkStatus();
+      });
+  return NameMissingBucket(**fs, parsed->bucket, s);
 }
 
 absl::StatusOr<std::vector<std::string>> ListS3(const std::string& dir_uri,
@@ -254,11 +295,31 @@ absl::StatusOr<std::vector<std::string>> ListS3(const std::string& dir_uri,
   std::string key = parsed->key;
   while (!key.empty() && key.back() == '/') key.pop_back();
   selector.base_dir = key.empty() ? parsed->bucket : parsed->bucket + "/" + key;
-  selector.allow_not_found = true;
-  auto infos = (*fs)->GetFileInfo(selector);
-  if (!infos.ok()) return FromArrow(infos.status(), dir_uri);
+  // A prefix with no objects lists as empty; a missing bucket is an error
+  // (a typo in a bucket name must not look like an empty dataset). Arrow's
+  // allow_not_found hides both, so it stays off and a NotFound is told apart
+  // by asking for the bucket.
+  selector.allow_not_found = false;
+  std::vector<arrow::fs::FileInfo> infos;
+  absl::Status s = WithRetries(
+      PolicyFor(config), absl::StrCat(dir_uri, ": list"), [&] {
+        auto got = (*fs)->GetFileInfo(selector);
+        if (!got.ok()) return FromArrow(got.status(), "");
+        infos = *std::move(got);
+        return absl::OkStatus();
+      });
+  if (s.code() == absl::StatusCode::kNotFound) {
+    auto bucket = (*fs)->GetFileInfo(parsed->bucket);
+    if (!bucket.ok()) return FromArrow(bucket.status(), dir_uri);
+    if (bucket->type() == arrow::fs::FileType::NotFound) {
+      return absl::NotFoundError(absl::StrCat(
+          dir_uri, ": bucket '", parsed->bucket, "' does not exist"));
+    }
+    return std::vector<std::string>{};  // an empty or missing prefix
+  }
+  if (!s.ok()) return s;
   std::vector<std::string> out;
-  for (const arrow::fs::FileInfo& info : *infos) {
+  for (const arrow::fs::FileInfo& info : infos) {
     if (info.type() != arrow::fs::FileType::File) continue;
     std::string name = info.base_name();
     if (fnmatch(name_pattern.c_str(), name.c_str(), 0) == 0) {
