@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <map>
+#include <memory>
+#include <mutex>
 #include <random>
 #include <string>
 #include <tuple>
@@ -237,6 +239,39 @@ TEST(SequentialReaderTest, MissingFilePropagatesNotFound) {
     EXPECT_EQ(r.records, c.before);
     EXPECT_TRUE(StatusIs(r.status, absl::StatusCode::kNotFound,
                          {"mem://d/missing"}));
+  }
+}
+
+// A file whose open-ahead failed is not opened again when its turn comes:
+// the kept error is returned in order (a second open doubled the time to
+// error against a dead S3 endpoint). Every name is opened exactly once.
+TEST(SequentialReaderTest, FailedOpenAheadIsReturnedWithoutASecondOpen) {
+  Files files = {{"a0", "a1", "a2"}, {"b0"}};
+  SourceOpener inner = MapOpener(FileBytes(files, Compression::kNone));
+  struct Counts {
+    std::mutex mu;
+    std::map<std::string, int> opens;
+  };
+  for (int cycle : {1, 2}) {
+    SCOPED_TRACE(cycle);
+    auto counts = std::make_shared<Counts>();
+    SourceOpener counting = [inner, counts](const std::string& uri) {
+      {
+        std::lock_guard<std::mutex> lock(counts->mu);
+        ++counts->opens[uri];
+      }
+      return inner(uri);
+    };
+    const std::vector<std::string> names = {FileName(0), "mem://d/missing",
+                                            FileName(1)};
+    SequentialReader reader(List(names), counting,
+                            Options(cycle, Compression::kNone));
+    ReadResult r = ReadAll(reader);
+    EXPECT_TRUE(StatusIs(r.status, absl::StatusCode::kNotFound,
+                         {"mem://d/missing"}));
+    std::lock_guard<std::mutex> lock(counts->mu);
+    EXPECT_EQ(counts->opens["mem://d/missing"], 1);
+    for (const auto& [uri, n] : counts->opens) EXPECT_LE(n, 1) << uri;
   }
 }
 
