@@ -217,3 +217,30 @@ def test_abandoned_iterators_while_reading_do_not_leak(big_file):
     del live, it
     after = _settled_thread_count(baseline + 4)
     assert after <= baseline + 4, (baseline, during, after)
+
+
+def test_import_after_tensorflow_registers_the_ops(tmp_path):
+    # A fresh process that only imports tf_ffm (after TensorFlow) can run a
+    # serialised FFMRecordDataset graph: the op is registered at import.
+    import subprocess
+    import sys
+
+    path = str(tmp_path / "r.tfrecord")
+    with tf.io.TFRecordWriter(path) as w:
+        for i in range(5):
+            w.write(b"rec%d" % i)
+    graph = tf_ffm.FFMRecordDataset([path])._as_serialized_graph()
+    graph_file = tmp_path / "graph.pb"
+    graph_file.write_bytes(graph.numpy())
+    code = (
+        "import sys, tensorflow as tf\n"
+        "import tf_ffm\n"
+        "from tensorflow.python.data.ops import dataset_ops\n"
+        "g = open(sys.argv[1], 'rb').read()\n"
+        "ds = dataset_ops.from_variant(\n"
+        "    tf.raw_ops.DatasetFromGraph(graph_def=g), tf.TensorSpec([], tf.string))\n"
+        "print([r.decode() for r in ds.as_numpy_iterator()])\n")
+    out = subprocess.run([sys.executable, "-c", code, str(graph_file)],
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().splitlines()[-1] == str([f"rec{i}" for i in range(5)])

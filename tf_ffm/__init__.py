@@ -13,6 +13,14 @@ from tf_ffm import _loader
 # ImportError here if tf_ffm was built for another TensorFlow minor.
 _loader.preload_libraries()
 
+# With TensorFlow already imported (`import tensorflow as tf; import tf_ffm`),
+# register the ops now: a process that loads a serialised graph, a
+# SavedModel or serves tf.data service pipelines may never touch a tf_ffm
+# name. Without it (the CLI, tf_ffm._engine), stay TensorFlow-free: the ops
+# load on first use.
+if "tensorflow" in __import__("sys").modules:
+    _loader.ops()
+
 _EXPORTS = {
     "FFMRecordDataset": "tf_ffm.dataset",
     "RecordIndex": "tf_ffm.index",
