@@ -153,6 +153,34 @@ def ffm(data, num_parallel_reads=None, **kwargs):
                                    **kwargs)
 
 
+def take(it, k):
+    """Up to k elements of iterator `it`."""
+    out = []
+    for _ in range(k):
+        try:
+            out.append(next(it))
+        except StopIteration:
+            break
+    return out
+
+
+def numpy(elements):
+    return tf.nest.map_structure(lambda t: t.numpy(), elements)
+
+
+def save_then_restore(make_ds, k, directory, advance_fresh=0):
+    """Saves an iterator of make_ds() after k elements; returns (elements
+    taken, rest after restoring into a new iterator, rest of the original
+    iterator), as numpy."""
+    it = iter(make_ds())
+    taken = numpy(take(it, k))
+    path = tf.train.Checkpoint(iterator=it).save(str(directory / "ckpt"))
+    fresh = iter(make_ds())
+    take(fresh, advance_fresh)  # restore must override this progress
+    tf.train.Checkpoint(iterator=fresh).restore(path)
+    return taken, numpy(list(fresh)), numpy(list(it))
+
+
 def record_offsets(records):
     """Byte offset of each record in an uncompressed TFRecord file."""
     offsets, pos = [], 0

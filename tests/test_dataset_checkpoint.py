@@ -11,7 +11,7 @@ import tensorflow as tf
 
 import tf_ffm
 from conftest import (SMALL_READS, as_list, assert_same_records, ffm,
-                      interleave_labels)
+                      interleave_labels, numpy, save_then_restore, take)
 
 BREAKS = ["start", "one", "mid", "file-end", "last", "after-end"]
 
@@ -32,32 +32,6 @@ def _break_point(name, labels):
             "after-end": n + 1}[name]
 
 
-def _take(it, k):
-    out = []
-    for _ in range(k):
-        try:
-            out.append(next(it))
-        except StopIteration:
-            break
-    return out
-
-
-def _numpy(elements):
-    return tf.nest.map_structure(lambda t: t.numpy(), elements)
-
-
-def _save_then_restore(make_ds, k, directory, advance_fresh=0):
-    """Saves an iterator after k elements; returns (elements taken, rest
-    after restoring into a new iterator, rest of the original iterator)."""
-    it = iter(make_ds())
-    taken = _numpy(_take(it, k))
-    path = tf.train.Checkpoint(iterator=it).save(str(directory / "ckpt"))
-    fresh = iter(make_ds())
-    _take(fresh, advance_fresh)  # restore must override this progress
-    tf.train.Checkpoint(iterator=fresh).restore(path)
-    return taken, _numpy(list(fresh)), _numpy(list(it))
-
-
 def test_labels_match_stock_order(tfrecords, stock):
     # Guards the break-point arithmetic: the simulated order is the stock one.
     data = tfrecords()
@@ -76,7 +50,7 @@ def test_restore_gives_remaining_records(tfrecords, stock, tmp_path,
     want = stock(data, num_parallel_reads)
     k = _break_point(break_at, _labels(data, num_parallel_reads))
 
-    taken, rest, original_rest = _save_then_restore(
+    taken, rest, original_rest = save_then_restore(
         lambda: ffm(data, num_parallel_reads, **SMALL_READS), k, tmp_path)
     assert_same_records(taken, want[:k])
     assert_same_records(rest, want[k:])
@@ -89,7 +63,7 @@ def test_restore_zlib_default_chunks(tfrecords, stock, tmp_path, break_at):
     data = tfrecords("ZLIB")
     want = stock(data, 2)
     k = _break_point(break_at, _labels(data, 2))
-    _, rest, _ = _save_then_restore(lambda: ffm(data, 2), k, tmp_path)
+    _, rest, _ = save_then_restore(lambda: ffm(data, 2), k, tmp_path)
     assert_same_records(rest, want[k:])
 
 
@@ -99,7 +73,7 @@ def test_restore_overrides_progress_of_new_iterator(tfrecords, stock, tmp_path,
     data = tfrecords(compression)
     want = stock(data, 3)
     k = len(want) // 3
-    _, rest, _ = _save_then_restore(
+    _, rest, _ = save_then_restore(
         lambda: ffm(data, 3, **SMALL_READS), k, tmp_path, advance_fresh=k + 5)
     assert_same_records(rest, want[k:])
 
@@ -108,12 +82,12 @@ def test_restore_twice_from_one_checkpoint(tfrecords, stock, tmp_path):
     data = tfrecords()
     want = stock(data, 3)
     it = iter(ffm(data, 3, **SMALL_READS))
-    _take(it, 17)
+    take(it, 17)
     path = tf.train.Checkpoint(iterator=it).save(str(tmp_path / "ckpt"))
     for _ in range(2):
         fresh = iter(ffm(data, 3, **SMALL_READS))
         tf.train.Checkpoint(iterator=fresh).restore(path)
-        assert_same_records(_numpy(_take(fresh, 9)), want[17:26])
+        assert_same_records(numpy(take(fresh, 9)), want[17:26])
 
 
 def test_repeated_save_while_reading(tfrecords, stock, tmp_path):
@@ -125,18 +99,18 @@ def test_repeated_save_while_reading(tfrecords, stock, tmp_path):
     paths = []
     for k in range(0, len(want), 13):
         paths.append((k, ckpt.save(str(tmp_path / "ckpt"))))
-        _take(it, 13)
+        take(it, 13)
     for k, path in paths[::2]:
         fresh = iter(ffm(data, 2, **SMALL_READS))
         tf.train.Checkpoint(iterator=fresh).restore(path)
-        assert_same_records(_numpy(list(fresh)), want[k:])
+        assert_same_records(numpy(list(fresh)), want[k:])
 
 
 def test_autotune_restore(tfrecords, tmp_path):
     data = tfrecords()
     want = as_list(ffm(data, tf.data.AUTOTUNE))
     for k in [1, len(want) // 2]:
-        _, rest, _ = _save_then_restore(
+        _, rest, _ = save_then_restore(
             lambda: ffm(data, tf.data.AUTOTUNE, **SMALL_READS), k, tmp_path)
         assert_same_records(rest, want[k:])
 
@@ -153,7 +127,7 @@ def test_restore_with_dataset_of_filenames(tfrecords, tmp_path,
     want = as_list(tf.data.TFRecordDataset(
         files(), "GZIP", num_parallel_reads=num_parallel_reads))
     k = _break_point(break_at, _labels(data, num_parallel_reads))
-    taken, rest, _ = _save_then_restore(
+    taken, rest, _ = save_then_restore(
         lambda: tf_ffm.FFMRecordDataset(
             files(), "GZIP", num_parallel_reads=num_parallel_reads,
             **SMALL_READS),
@@ -171,7 +145,7 @@ def test_restore_under_map_and_batch(tfrecords, tmp_path, break_at):
 
     want = as_list(pipeline(tf.data.TFRecordDataset(data.files,
                                                     num_parallel_reads=3)))
-    taken, rest, _ = _save_then_restore(
+    taken, rest, _ = save_then_restore(
         lambda: pipeline(ffm(data, 3, **SMALL_READS)), break_at, tmp_path)
 
     def flat(batches):
@@ -184,7 +158,7 @@ def test_restore_under_map_and_batch(tfrecords, tmp_path, break_at):
 def test_restore_into_other_cycle_length_is_rejected(tfrecords, tmp_path):
     data = tfrecords()
     it = iter(ffm(data, 3))
-    _take(it, 4)
+    take(it, 4)
     path = tf.train.Checkpoint(iterator=it).save(str(tmp_path / "ckpt"))
     other = iter(ffm(data, 1))
     with pytest.raises(tf.errors.InvalidArgumentError,

@@ -10,7 +10,7 @@ import tensorflow as tf
 
 import tf_ffm
 from conftest import (SMALL_READS, as_list, assert_same_records,
-                      read_until_error, record_offsets)
+                      read_until_error, record_offsets, save_then_restore)
 
 STRING = tf.TensorSpec([], tf.string)
 
@@ -100,13 +100,9 @@ def test_checkpoint_mid_file_resumes_exactly(tfrecords, tmp_path, reads,
 
     want = as_list(tf.data.TFRecordDataset(data.files,
                                            num_parallel_reads=num_parallel_reads))
-    it = iter(make())
-    taken = [next(it).numpy() for _ in range(k)]
-    path = tf.train.Checkpoint(iterator=it).save(str(tmp_path / "ckpt"))
-    fresh = iter(make())
-    tf.train.Checkpoint(iterator=fresh).restore(path)
+    taken, rest, _ = save_then_restore(make, k, tmp_path)
     assert_same_records(taken, want[:k])
-    assert_same_records([r.numpy() for r in fresh], want[k:])
+    assert_same_records(rest, want[k:])
 
 
 def test_missing_file_from_generator_is_not_found_naming_it(tfrecords, tmp_path):

@@ -9,7 +9,8 @@ import pytest
 import tensorflow as tf
 
 import tf_ffm
-from conftest import as_list, assert_same_records, read_until_error
+from conftest import (as_list, assert_same_records, read_until_error,
+                      save_then_restore)
 from tf_ffm.bench.servers import EmulatedS3, FuseMount, Unavailable
 
 STRING = tf.TensorSpec([], tf.string)
@@ -68,14 +69,10 @@ def test_mount_checkpoint_resumes(mounted, stock, tmp_path):
     want = stock(data, 2)
     make = lambda: tf_ffm.FFMRecordDataset(paths, num_parallel_reads=2,  # noqa: E731
                                            chunk_size=4096, first_chunk_size=1024)
-    it = iter(make())
     k = len(want) // 2
-    taken = [next(it).numpy() for _ in range(k)]
-    path = tf.train.Checkpoint(iterator=it).save(str(tmp_path / "ckpt"))
-    fresh = iter(make())
-    tf.train.Checkpoint(iterator=fresh).restore(path)
+    taken, rest, _ = save_then_restore(make, k, tmp_path)
     assert_same_records(taken, want[:k])
-    assert_same_records([r.numpy() for r in fresh], want[k:])
+    assert_same_records(rest, want[k:])
 
 
 def test_mount_missing_file_is_not_found(mounted):

@@ -23,13 +23,6 @@ namespace {
 
 constexpr char kDatasetType[] = "FFMIndexed";
 
-absl::StatusOr<ffm::ShuffleMode> ParseShuffle(const std::string& s) {
-  if (s == "none") return ffm::ShuffleMode::kNone;
-  if (s == "global") return ffm::ShuffleMode::kGlobal;
-  if (s == "block") return ffm::ShuffleMode::kBlock;
-  return absl::InvalidArgumentError(absl::StrCat("unknown shuffle '", s, "'"));
-}
-
 struct IndexedParams {
   std::string shuffle;
   ffm::PlanOptions plan;  // epoch set per iterator
@@ -223,7 +216,7 @@ class FFMIndexedDatasetOp : public DatasetOpKernel {
                 absl::InvalidArgumentError(absl::StrCat(
                     "shard=(", num_shards, ", ", shard_index,
                     ") needs num_shards >= 1 and 0 <= index < num_shards")));
-    auto mode = ParseShuffle(params_.shuffle);
+    auto mode = ffm::ParseShuffleMode(params_.shuffle);
     OP_REQUIRES_OK(ctx, mode.status());
     params_.plan.shuffle = *mode;
     params_.plan.num_shards = static_cast<uint64_t>(num_shards);

@@ -118,17 +118,6 @@ class TimedSource final : public ForwardingSource {
   const int64_t mtime_ns_;
 };
 
-const char* ModeName(ShuffleMode mode) {
-  switch (mode) {
-    case ShuffleMode::kNone:
-      return "none";
-    case ShuffleMode::kGlobal:
-      return "global";
-    case ShuffleMode::kBlock:
-      return "block";
-  }
-  return "?";
-}
 
 using Param = std::tuple<ShuffleMode, int /*io_threads*/,
                          uint64_t /*budget_bytes*/>;
@@ -212,7 +201,7 @@ INSTANTIATE_TEST_SUITE_P(
                        // 1 byte: every group goes over the budget.
                        ::testing::Values(uint64_t{1}, uint64_t{1} << 20)),
     [](const ::testing::TestParamInfo<Param>& info) {
-      return absl::StrCat(ModeName(std::get<0>(info.param)), "_", std::get<1>(info.param), "threads_",
+      return absl::StrCat(ShuffleModeName(std::get<0>(info.param)), "_", std::get<1>(info.param), "threads_",
                           std::get<2>(info.param), "budget");
     });
 

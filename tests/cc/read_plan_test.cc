@@ -70,17 +70,6 @@ std::vector<uint64_t> Iota(uint64_t n) {
   return v;
 }
 
-const char* ModeName(ShuffleMode mode) {
-  switch (mode) {
-    case ShuffleMode::kNone:
-      return "none";
-    case ShuffleMode::kGlobal:
-      return "global";
-    case ShuffleMode::kBlock:
-      return "block";
-  }
-  return "?";
-}
 
 // Checks what holds for every plan: groups are non-empty, and their ranges
 // cover exactly the bytes of their records (each record inside one range,
@@ -228,7 +217,7 @@ INSTANTIATE_TEST_SUITE_P(
                        // 1000 shards: more shards than records.
                        ::testing::Values(1, 2, 3, 7, 1000)),
     [](const ::testing::TestParamInfo<Param>& info) {
-      return absl::StrCat(ModeName(std::get<0>(info.param)), "_",
+      return absl::StrCat(ShuffleModeName(std::get<0>(info.param)), "_",
                           std::get<1>(info.param), "shards");
     });
 
@@ -268,7 +257,7 @@ TEST(ReadPlanOrderTest, RecordLargerThanRangeBytesIsReadWhole) {
   RecordIndex index = MakeIndex({{10, 50000, 10}});
   for (ShuffleMode mode :
        {ShuffleMode::kNone, ShuffleMode::kGlobal, ShuffleMode::kBlock}) {
-    SCOPED_TRACE(ModeName(mode));
+    SCOPED_TRACE(ShuffleModeName(mode));
     PlanOptions o;
     o.shuffle = mode;
     o.range_bytes = 1024;
@@ -285,7 +274,7 @@ TEST(ReadPlanOrderTest, RangesNeverSpanTwoFiles) {
   RecordIndex index = MakeIndex({{1, 2}, {3}, {}, {4, 5, 6}, {7}});
   for (ShuffleMode mode :
        {ShuffleMode::kNone, ShuffleMode::kGlobal, ShuffleMode::kBlock}) {
-    SCOPED_TRACE(ModeName(mode));
+    SCOPED_TRACE(ShuffleModeName(mode));
     PlanOptions o;
     o.shuffle = mode;
     o.range_bytes = 1 << 20;
@@ -387,9 +376,9 @@ TEST(ReadPlanOrderTest, EmptyIndexGivesAnEmptyPlan) {
     o.num_shards = 3;
     o.shard_index = 1;
     ReadPlan plan = MakeReadPlan(index, o);
-    EXPECT_EQ(plan.num_records, 0u) << ModeName(mode);
-    EXPECT_TRUE(plan.groups.empty()) << ModeName(mode);
-    EXPECT_TRUE(EpochOrder(index, o).empty()) << ModeName(mode);
+    EXPECT_EQ(plan.num_records, 0u) << ShuffleModeName(mode);
+    EXPECT_TRUE(plan.groups.empty()) << ShuffleModeName(mode);
+    EXPECT_TRUE(EpochOrder(index, o).empty()) << ShuffleModeName(mode);
   }
 }
 

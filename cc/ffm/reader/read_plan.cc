@@ -4,9 +4,30 @@
 #include <random>
 #include <utility>
 
+#include "absl/strings/str_cat.h"
 #include "ffm/tfrecord/format.h"
 
 namespace ffm {
+
+const char* ShuffleModeName(ShuffleMode mode) {
+  switch (mode) {
+    case ShuffleMode::kNone:
+      return "none";
+    case ShuffleMode::kGlobal:
+      return "global";
+    case ShuffleMode::kBlock:
+      return "block";
+  }
+  return "?";
+}
+
+absl::StatusOr<ShuffleMode> ParseShuffleMode(absl::string_view name) {
+  for (ShuffleMode mode :
+       {ShuffleMode::kNone, ShuffleMode::kGlobal, ShuffleMode::kBlock}) {
+    if (name == ShuffleModeName(mode)) return mode;
+  }
+  return absl::InvalidArgumentError(absl::StrCat("unknown shuffle '", name, "'"));
+}
 
 namespace {
 

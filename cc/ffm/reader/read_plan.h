@@ -22,11 +22,17 @@
 #include <vector>
 
 #include "ffm/defaults.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "ffm/index/record_index.h"
 
 namespace ffm {
 
 enum class ShuffleMode { kNone, kGlobal, kBlock };
+
+// "none", "global", "block": the names the op's shuffle attr uses.
+const char* ShuffleModeName(ShuffleMode mode);
+absl::StatusOr<ShuffleMode> ParseShuffleMode(absl::string_view name);
 
 struct PlanOptions {
   ShuffleMode shuffle = ShuffleMode::kNone;
