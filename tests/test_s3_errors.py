@@ -151,11 +151,26 @@ def test_invalid_bucket_in_glob_is_invalid_argument(moto_s3):
     assert "Bad_Bucket" in info.value.message
 
 
+def test_every_s3_options_field_is_a_key_the_engine_accepts(bucket):
+    """tf_ffm.S3Options and S3Config::Apply stay in sync: every field, set,
+    reaches the engine as a known key (an unknown one is InvalidArgument)."""
+    import dataclasses
+    given = dict(endpoint_url=os.environ["AWS_ENDPOINT_URL"], region="us-east-1",
+                 anonymous=False, ca_file="/nonexistent-unused-over-http.pem",
+                 verify_tls=True, max_attempts=3, connect_timeout=5.0,
+                 request_timeout=10.0, read_deadline=20.0)
+    assert {f.name for f in dataclasses.fields(tf_ffm.S3Options)} == set(given)
+    s3 = tf_ffm.S3Options(**given)
+    assert read_all(uri("good.tfrecord"), s3=s3) == RECORDS
+    assert tf_ffm.glob(f"s3://{BUCKET}/good.tfrecord", s3=s3) == [uri("good.tfrecord")]
+
+
 @pytest.mark.parametrize("options,mentions", [
     (dict(endpoint_url="ftp://127.0.0.1:1"), "ftp://127.0.0.1:1"),
     (dict(endpoint_url="http://127.0.0.1:1/path"), "http://127.0.0.1:1/path"),
     (dict(max_attempts=0), "max_attempts"),
     (dict(request_timeout=-1.0), "request_timeout"),
+    (dict(read_deadline=0.0), "read_deadline"),
 ])
 def test_invalid_s3_options_are_invalid_argument(bucket, options, mentions):
     s3 = tf_ffm.S3Options(**options)

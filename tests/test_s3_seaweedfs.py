@@ -188,7 +188,8 @@ def consume():
         time.sleep(0.002)
     return n
 result = attempt(consume)
-result.update(n=n, digest=h.hexdigest(), t_end=time.time())
+result.update(n=n, digest=h.hexdigest(), t_end=time.time(),
+              retries=tf_ffm.stats().get("retries", 0))
 emit(result)
 """
 
@@ -236,6 +237,23 @@ def test_paused_server_stalls_then_every_record(restored):
         restored.resume()
     got, _ = _read_while(restored, pause, {"max_attempts": 3})
     assert got["ok"], got
+    assert got["n"] == len(RECORDS)
+    assert got["digest"] == _digest(RECORDS)
+
+
+def test_stall_longer_than_request_timeout_is_cut_and_retried(restored):
+    """A GET that receives nothing for request_timeout (curl's low-speed
+    limit, applied on Linux too) is abandoned and retried: the retries
+    counter moves, and the read still ends with every record."""
+    def pause():
+        restored.pause()
+        time.sleep(6)
+        restored.resume()
+    got, _ = _read_while(restored, pause, {"request_timeout": 2,
+                                           "max_attempts": 10,
+                                           "read_deadline": 60})
+    assert got["ok"], got
+    assert got["retries"] > 0, got
     assert got["n"] == len(RECORDS)
     assert got["digest"] == _digest(RECORDS)
 

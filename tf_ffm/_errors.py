@@ -3,7 +3,9 @@
 tf_ffm._engine raises through from_status(): tf.errors.NotFoundError for a
 missing object, DataLossError for a corrupt index, and so on, the same
 classes the dataset ops raise, so one `except tf.errors.NotFoundError`
-covers both. TensorFlow's Python package is imported here, on the error path
+covers both. For S3, rejected credentials and denied access are
+PermissionDeniedError from every call, and a missing bucket NotFoundError
+(the mapping is in cc/ffm/io/s3_source.cc, FromArrow). TensorFlow's Python package is imported here, on the error path
 only: `tf-ffm ls` and `tf-ffm index` run without it and pay its import time
 only to report a failure. The alternative, mapping to tf.errors only when
 TensorFlow is already imported, would make the class raised depend on import

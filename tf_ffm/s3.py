@@ -33,9 +33,9 @@ class S3Options:
     # and full jitter.
     max_attempts: Optional[int] = None
     connect_timeout: Optional[float] = None  # seconds (default 10)
-    # Seconds; handed to the SDK, but Arrow applies it on Windows/macOS only:
-    # on Linux a stalled body is cut by curl's low-speed limit (README,
-    # Reliability).
+    # Stall timeout, seconds (default 15): a request that receives nothing
+    # for this long is abandoned and retried within the same budget (curl's
+    # low-speed limit, whole seconds).
     request_timeout: Optional[float] = None
     # Seconds for one request, retries included (default 30): no new attempt
     # starts past it, so a dead endpoint fails within about this long.

@@ -106,7 +106,9 @@ arrow::fs::S3Options ToArrowOptions(const S3Config& c) {
   }
   o.scheme = c.scheme;
   o.connect_timeout = c.connect_timeout_s;
-  o.request_timeout = c.request_timeout_s;  // ignored by Arrow on Linux
+  // Reaches curl as CURLOPT_LOW_SPEED_TIME (limit 1 byte/s): the stall
+  // timeout, on Linux too (see S3Config::request_timeout_s).
+  o.request_timeout = c.request_timeout_s;
   o.tls_ca_file_path = c.ca_file;
   o.tls_verify_certificates = c.verify_tls;
   o.retry_strategy = std::make_shared<NeverRetry>();
