@@ -11,11 +11,14 @@ measures, each in a fresh interpreter:
                        error of opening the file (Arrow's HEAD).
 
 Run:  .venv/bin/python build_tools/measure_s3_failfast.py  [--repeats N]
-Prints a Markdown table (median, min-max over the repeats).
+Prints a Markdown table (median, min-max over the repeats). For the read,
+also the time until the failed iterator is released: its destructor waits
+for the other reads still running, each within its own budget.
 """
 import argparse
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -44,15 +47,23 @@ if mode == "head":
     sys.stdin.readline()          # the server is dead now
     result = attempt(lambda: count(uri, s3=tf_ffm.S3Options(**opts)))
 else:
+    t_error = None
     def consume():
+        global t_error
         n = 0
-        for _ in ds:
-            n += 1
-            if n == 20:
-                print("@@READY@@", flush=True)
-            time.sleep(0.002)
+        try:
+            for _ in ds:
+                n += 1
+                if n == 20:
+                    print("@@READY@@", flush=True)
+                time.sleep(0.002)
+        except Exception:
+            t_error = time.time()  # before the iterator is released
+            raise
         return n
-    result = attempt(consume)
+    result = attempt(consume)  # the iterator is destroyed on the way out
+    if t_error is not None:
+        result["t_error"] = t_error
 result["t_end"] = time.time()
 emit(result)
 """
@@ -90,7 +101,8 @@ def _run(server, mode, options, config_dir):
             result = json.loads(line[len("@@RESULT@@"):])
             if result.get("ok"):
                 raise RuntimeError(f"{mode} {options}: no error: {result}")
-            return result["t_end"] - t_kill, result
+            result["released_s"] = result["t_end"] - t_kill
+            return result.get("t_error", result["t_end"]) - t_kill, result
     raise RuntimeError(f"no result:\n{err[-3000:]}")
 
 
@@ -116,7 +128,7 @@ def main():
         rows = []
         for attempts in [a or None for a in args.max_attempts]:
             options = {} if attempts is None else {"max_attempts": attempts}
-            cells = []
+            cells, released = [], []
             for mode in ("get", "head"):
                 times = []
                 for _ in range(args.repeats):
@@ -132,18 +144,25 @@ def main():
                     else:
                         raise RuntimeError(f"reads fail before the kill: {result}")
                     times.append(seconds)
+                    if mode == "get":
+                        released.append(result["released_s"])
                     print(f"max_attempts={attempts or 'default'} {mode}: "
-                          f"{seconds:.1f} s  {result['error']}: "
+                          f"{seconds:.1f} s (iterator released after "
+                          f"{result['released_s']:.1f} s)  {result['error']}: "
                           f"{result['message'][-160:]}", file=sys.stderr)
                 cells.append(f"{statistics.median(times):.1f} s "
                              f"({min(times):.1f}–{max(times):.1f})")
+            cells.append(f"{statistics.median(released):.1f} s "
+                         f"({min(released):.1f}–{max(released):.1f})")
             rows.append((attempts or "default (10)", *cells))
-        print("| `max_attempts` | read with a GET in flight | one HEAD |")
-        print("|---|---|---|")
+        print("| `max_attempts` | read with a GET in flight: error | one HEAD "
+              "| GET in flight: iterator released |")
+        print("|---|---|---|---|")
         for row in rows:
-            print("| {} | {} | {} |".format(*row))
+            print("| {} | {} | {} | {} |".format(*row))
     finally:
         server.cleanup()
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":
