@@ -1,12 +1,16 @@
 // S3Config (environment, explicit settings, endpoint URLs, cache key) and
-// s3:// URI validation: plain data, no Arrow and no network.
+// s3:// URI validation, and the RetryBudget every S3 request spends: plain
+// data, no Arrow and no network.
 #include "ffm/io/s3_config.h"
 
+#include <algorithm>
 #include <map>
 #include <set>
 #include <string>
 
 #include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "ffm/io/retry.h"
 #include "ffm/io/s3_uri.h"
 #include "gtest/gtest.h"
 
@@ -362,6 +366,80 @@ TEST(S3UriParse, MissingKeyMessageSaysWhatIsExpected) {
   u = ParseS3Uri("s3://Bad_Bucket/x", true);
   ASSERT_FALSE(u.ok());
   EXPECT_TRUE(Contains(std::string(u.status().message()), "not a valid S3 bucket name"));
+}
+
+// --- RetryBudget: the budget S3Config's max_attempts and read_deadline set
+// for every S3 request ---
+
+RetryPolicy FastPolicy(int max_attempts, double deadline_s = 0) {
+  RetryPolicy p;
+  p.max_attempts = max_attempts;
+  p.initial_delay_s = 0.001;
+  p.max_delay_s = 0.002;
+  p.deadline_s = deadline_s;
+  return p;
+}
+
+TEST(RetryBudget, ExactlyMaxAttemptsInTotal) {
+  for (int max_attempts : {1, 2, 3, 10}) {
+    RetryBudget budget(FastPolicy(max_attempts));
+    int attempts = 0;
+    absl::Status final_error;
+    while (true) {
+      ++attempts;
+      absl::Status s =
+          budget.OnFailure(absl::UnavailableError("refused"), "s3://b/k: bytes [0, 8)");
+      if (!s.ok()) {
+        final_error = s;
+        break;
+      }
+    }
+    EXPECT_EQ(attempts, max_attempts);
+    EXPECT_EQ(budget.failed_attempts(), max_attempts);
+    EXPECT_EQ(final_error.code(), absl::StatusCode::kUnavailable);
+    std::string m(final_error.message());
+    EXPECT_TRUE(Contains(m, "s3://b/k: bytes [0, 8): refused"));
+    EXPECT_TRUE(Contains(m, absl::StrCat("gave up after ", max_attempts,
+                                         " attempts in ")));
+    EXPECT_TRUE(Contains(m, "stopped by max_attempts"));
+  }
+}
+
+TEST(RetryBudget, NonRetryableErrorEndsAtOnceWithoutTheAttemptNote) {
+  RetryBudget budget(FastPolicy(10));
+  absl::Status s =
+      budget.OnFailure(absl::PermissionDeniedError("403"), "s3://b/k: open");
+  EXPECT_EQ(s.code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(s.message(), "s3://b/k: open: 403");
+}
+
+TEST(RetryBudget, DeadlineStopsNewAttempts) {
+  RetryPolicy p = FastPolicy(100, /*deadline_s=*/0.05);
+  RetryBudget budget(p);
+  absl::Status s;
+  int attempts = 0;
+  do {
+    ++attempts;
+    s = budget.OnFailure(absl::ResourceExhaustedError("SlowDown"), "x");
+  } while (s.ok());
+  EXPECT_LT(attempts, 100);
+  EXPECT_LT(budget.elapsed_s(), 1.0);
+  EXPECT_EQ(s.code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_TRUE(Contains(std::string(s.message()), "stopped by read_deadline"));
+}
+
+TEST(RetryBudget, BackoffIsBoundedByTheCappedExponential) {
+  RetryPolicy p;
+  p.initial_delay_s = 0.05;
+  p.max_delay_s = 5;
+  for (int attempt = 1; attempt <= 12; ++attempt) {
+    double cap = std::min(5.0, 0.05 * (1 << (attempt - 1)));
+    for (int i = 0; i < 50; ++i) {
+      double d = BackoffDelay(p, attempt);
+      EXPECT_GE(d, 0.0);
+      EXPECT_LE(d, cap);
+    }
+  }
 }
 
 }  // namespace
