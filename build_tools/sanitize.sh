@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # C++ unit tests under sanitizers: AddressSanitizer + UBSan over all of them,
-# ThreadSanitizer over the concurrent parts (prefetcher, readers).
+# ThreadSanitizer over the concurrent parts (budget, pool, prefetcher, sources,
+# readers, index builder).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 . "$ROOT/build_tools/setup.sh" >/dev/null
@@ -20,4 +21,4 @@ export ASAN_OPTIONS="detect_leaks=0:abort_on_error=1"
 export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1"
 export TSAN_OPTIONS="halt_on_error=1"
 run asan address,undefined '*'
-run tsan thread '*ChunkPrefetcher*:*SequentialReader*:*RecordReader*:*Zlib*'
+run tsan thread '*ChunkPrefetcher*:*SequentialReader*:*RecordReader*:*Zlib*:*RandomReader*:*ByteBudget*:*PosixSource*:*ThreadPool*:*IndexBuilder*:*ChunkStream*:*FileCursor*'
