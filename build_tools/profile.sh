@@ -11,7 +11,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 . "$ROOT/build_tools/setup.sh" >/dev/null
 LABEL="${1:-current}"
-DATA="${2:-${XDG_CACHE_HOME:-$HOME/.cache}/tf-ffm/bench-data/large}"
+DATA="${2:-${XDG_CACHE_HOME:-$HOME/.cache}/tf-ffm/bench-data/512MiB-4x/large}"
 OUT="$ROOT/docs/profile-$LABEL.txt"
 FILES=("$DATA"/*.tfrecord)
 export TF_CPP_MIN_LOG_LEVEL=2
@@ -30,7 +30,7 @@ command -v perf >/dev/null || { echo "perf not found (Debian: linux-perf)" >&2; 
       cut -d, -f1,3 /tmp/tf-ffm-perf-stat.txt | grep -v '^$'
       perf record -q -F 499 -g -o /tmp/tf-ffm-perf.data "${run[@]}" >/dev/null 2>&1
       perf report -i /tmp/tf-ffm-perf.data --no-children --sort dso,sym \
-        --stdio -g none 2>/dev/null | grep -E '^ +[0-9.]+%' | head -15
+        --stdio -g none 2>/dev/null | grep -E '^ +[0-9.]+%' | head -15 || true
     done
   done
 } | tee "$OUT"
