@@ -217,6 +217,31 @@ TEST(ChunkPrefetcherBudgetTest, ReadaheadRespectsTheBudget) {
 }
 
 // Chunks may outlive their prefetcher; each returns its buffer when it goes.
+// A file's window (reading + ready chunks) stays within max_window_bytes
+// even when the shared budget has room: a fair share when files are read
+// in turn. The chunk handed to the consumer is no longer the window's.
+TEST(ChunkPrefetcherBudgetTest, WindowStaysWithinItsShare) {
+  constexpr uint64_t kChunk = 4096;
+  const std::string data = Bytes(64 * kChunk);
+  ThreadPool pool(4);
+  StringSource source(kUri, data);
+  for (uint64_t share : {kChunk, 3 * kChunk, 10 * kChunk}) {
+    SCOPED_TRACE(share);
+    auto budget = std::make_shared<ByteBudget>(1000 * kChunk);
+    PrefetchOptions o = Prefetch(kChunk, kChunk, 16);
+    o.max_window_bytes = share;
+    {
+      ChunkPrefetcher p(&source, 0, o, &pool, budget);
+      Drained d = Drain(p, *budget);
+      EXPECT_TRUE(d.bytes == data);
+      // The window plus the chunk being consumed.
+      EXPECT_LE(d.max_in_use, share + kChunk);
+    }
+    EXPECT_LE(budget->peak(), share + kChunk);
+    EXPECT_EQ(budget->in_use(), 0u);
+  }
+}
+
 TEST(ChunkPrefetcherBudgetTest, ChunksOutlivingThePrefetcherReleaseLater) {
   StringSource source(kUri, Bytes(20000));
   ThreadPool pool(2);

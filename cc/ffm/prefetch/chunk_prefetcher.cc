@@ -61,6 +61,7 @@ std::shared_ptr<ChunkPrefetcher::Slot> ChunkPrefetcher::AddSlotLocked() {
   slot->length = std::min(next_length_, end_ - next_offset_);
   next_offset_ += slot->length;
   next_length_ = std::min(next_length_ * 2, options_.chunk_size);
+  window_bytes_ += ChunkBufferSize(slot->length);
   slots_.push_back(slot);
   return slot;
 }
@@ -71,7 +72,10 @@ void ChunkPrefetcher::RefillLocked(bool consumer_waiting) {
     uint64_t length = std::min(next_length_, end_ - next_offset_);
     if (slots_.empty() && consumer_waiting) {
       budget_->ForceAcquire(ChunkBufferSize(length));  // the consumer needs it
-    } else if (!budget_->TryAcquire(ChunkBufferSize(length))) {
+    } else if ((options_.max_window_bytes > 0 &&
+                window_bytes_ + ChunkBufferSize(length) >
+                    options_.max_window_bytes) ||
+               !budget_->TryAcquire(ChunkBufferSize(length))) {
       return;
     }
     std::shared_ptr<Slot> slot = AddSlotLocked();
@@ -150,9 +154,11 @@ absl::StatusOr<std::shared_ptr<const Chunk>> ChunkPrefetcher::Next() {
     cv_.wait(lock, [&head] { return head->done; });
   }
   slots_.pop_front();
+  window_bytes_ -= ChunkBufferSize(head->length);
   if (!head->result.ok()) {
     failed_ = head->result.status();
     slots_.clear();
+    window_bytes_ = 0;
     return failed_;
   }
   RefillLocked(/*consumer_waiting=*/false);

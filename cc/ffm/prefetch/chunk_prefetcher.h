@@ -33,6 +33,11 @@ struct PrefetchOptions {
   uint64_t chunk_size = defaults::kChunkSize;
   uint64_t first_chunk_size = defaults::kFirstChunkSize;
   int max_in_flight = defaults::kIoThreads;  // reads in flight for this file
+  // Bytes this file may hold ahead of the consumer (reading or ready); 0 =
+  // only the shared budget limits it. Files read in turn get a fair share,
+  // so one file's far-ahead chunks cannot hold the budget another file's
+  // next chunk waits for.
+  uint64_t max_window_bytes = 0;
 };
 
 // The memory a chunk of `n` bytes takes, and is charged to the budget:
@@ -105,6 +110,7 @@ class ChunkPrefetcher {
   std::deque<std::shared_ptr<Slot>> slots_;  // in file order
   uint64_t next_offset_;                     // first byte not yet scheduled
   uint64_t next_length_;                     // grows up to chunk_size
+  uint64_t window_bytes_ = 0;                // buffer bytes of slots_
   int running_ = 0;                          // reads scheduled, not finished
   bool cancelled_ = false;
   absl::Status failed_;

@@ -27,6 +27,22 @@ struct SequentialReader::Pending {
   }
 };
 
+namespace {
+
+// Files read in turn (cycle_length > 1) share the budget evenly; a single
+// file may use all of it.
+CursorOptions FairShare(const SequentialReaderOptions& options) {
+  CursorOptions cursor = options.cursor;
+  if (options.cycle_length > 1 && cursor.prefetch.max_window_bytes == 0) {
+    cursor.prefetch.max_window_bytes =
+        std::max<uint64_t>(cursor.prefetch.chunk_size,
+                           options.budget_bytes / options.cycle_length);
+  }
+  return cursor;
+}
+
+}  // namespace
+
 SequentialReader::SequentialReader(std::unique_ptr<FileNames> names,
                                    SourceOpener open,
                                    const SequentialReaderOptions& options)
@@ -38,6 +54,7 @@ SequentialReader::SequentialReader(std::unique_ptr<FileNames> names,
               ? options.max_files_ahead
               : std::max(options.cycle_length, options.io_threads))),
       budget_(std::make_shared<ByteBudget>(options.budget_bytes)),
+      cursor_options_(FairShare(options)),
       pool_(std::make_unique<ThreadPool>(std::max(1, options.io_threads))),
       slots_(std::max(1, options.cycle_length)) {}
 
@@ -55,7 +72,7 @@ void SequentialReader::DropPending() {
 }
 
 bool SequentialReader::BudgetHasRoom() const {
-  return budget_->in_use() + options_.cursor.prefetch.chunk_size <=
+  return budget_->in_use() + cursor_options_.prefetch.chunk_size <=
          budget_->limit();
 }
 
@@ -65,7 +82,7 @@ void SequentialReader::StartOpen(const std::shared_ptr<Pending>& p) {
     absl::StatusOr<std::unique_ptr<FileCursor>> cursor;
     absl::StatusOr<std::unique_ptr<ByteSource>> source = open_(p->name);
     if (source.ok()) {
-      cursor = FileCursor::Open(*std::move(source), 0, options_.cursor,
+      cursor = FileCursor::Open(*std::move(source), 0, cursor_options_,
                                 pool_.get(), budget_);
     } else {
       cursor = source.status();
@@ -123,7 +140,7 @@ absl::Status SequentialReader::FillSlot(size_t slot) {
   } else {
     absl::StatusOr<std::unique_ptr<ByteSource>> source = open_(p->name);
     if (!source.ok()) return source.status();
-    cursor = FileCursor::Open(*std::move(source), 0, options_.cursor,
+    cursor = FileCursor::Open(*std::move(source), 0, cursor_options_,
                               pool_.get(), budget_);
   }
   if (!cursor.ok()) return cursor.status();
@@ -211,7 +228,7 @@ absl::Status SequentialReader::Restore(const ReaderPosition& p) {
     if (!source.ok()) return source.status();
     absl::StatusOr<std::unique_ptr<FileCursor>> cursor =
         FileCursor::Open(*std::move(source), p.slots[i].offset,
-                         options_.cursor, pool_.get(), budget_);
+                         cursor_options_, pool_.get(), budget_);
     if (!cursor.ok()) return cursor.status();
     slots_[i].file = p.slots[i].file;
     slots_[i].cursor = *std::move(cursor);

@@ -96,6 +96,7 @@ class SequentialReader {
   const SequentialReaderOptions options_;
   const size_t max_files_ahead_;
   std::shared_ptr<ByteBudget> budget_;
+  const CursorOptions cursor_options_;  // options_.cursor with a fair share
   std::unique_ptr<ThreadPool> pool_;  // outlives the cursors (declared first)
 
   struct Slot {
