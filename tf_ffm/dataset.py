@@ -52,18 +52,17 @@ def _static_int(value, what):
     return int(static)
 
 
-class _FFMRecordSource(dataset_ops.UnaryUnchangedStructureDataset):
+class _FFMRecordSource(dataset_ops.UnaryDataset):
     """One FFMRecordDataset op over a dataset of file names."""
 
     def __init__(self, filenames, compression_type, cycle_length, reader_attrs):
         compression_type = tf.convert_to_tensor(
             "" if compression_type is None else compression_type,
             dtype=tf.string, name="compression_type")
-        self._filenames = filenames
         variant = _loader.ops().ffm_record_dataset(
             filenames._variant_tensor, compression_type,
             cycle_length=cycle_length, **reader_attrs)
-        dataset_ops.UnaryDataset.__init__(self, filenames, variant)
+        super().__init__(filenames, variant)
 
     @property
     def element_spec(self):

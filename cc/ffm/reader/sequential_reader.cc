@@ -76,17 +76,18 @@ bool SequentialReader::BudgetHasRoom() const {
          budget_->limit();
 }
 
+absl::StatusOr<std::unique_ptr<FileCursor>> SequentialReader::OpenCursor(
+    const std::string& name, uint64_t offset) {
+  absl::StatusOr<std::unique_ptr<ByteSource>> source = open_(name);
+  if (!source.ok()) return source.status();
+  return FileCursor::Open(*std::move(source), offset, cursor_options_,
+                          pool_.get(), budget_);
+}
+
 void SequentialReader::StartOpen(const std::shared_ptr<Pending>& p) {
   p->started = true;
   pool_->Schedule([this, p] {
-    absl::StatusOr<std::unique_ptr<FileCursor>> cursor;
-    absl::StatusOr<std::unique_ptr<ByteSource>> source = open_(p->name);
-    if (source.ok()) {
-      cursor = FileCursor::Open(*std::move(source), 0, cursor_options_,
-                                pool_.get(), budget_);
-    } else {
-      cursor = source.status();
-    }
+    absl::StatusOr<std::unique_ptr<FileCursor>> cursor = OpenCursor(p->name, 0);
     std::lock_guard<std::mutex> lock(p->mu);
     p->cursor = std::move(cursor);
     p->done = true;
@@ -102,47 +103,20 @@ void SequentialReader::OpenAhead() {
   }
   while (!names_exhausted_ && pending_.size() < max_files_ahead_ &&
          BudgetHasRoom()) {
-    absl::StatusOr<std::optional<std::string>> name = TakeName();
-    if (!name.ok()) {
-      // Surfaces in order, when a slot needs this file.
-      auto failed = std::make_shared<Pending>("");
-      failed->started = failed->done = true;
-      failed->cursor = name.status();
-      pending_.push_back(std::move(failed));
-      names_exhausted_ = true;
-      return;
+    TakeNextName();
+    if (!pending_.empty() && !pending_.back()->started) {
+      StartOpen(pending_.back());
     }
-    if (!name->has_value()) {
-      names_exhausted_ = true;
-      return;
-    }
-    pending_.push_back(std::make_shared<Pending>(**std::move(name)));
-    StartOpen(pending_.back());
   }
 }
 
 absl::Status SequentialReader::FillSlot(size_t slot) {
-  if (pending_.empty() && !names_exhausted_) {
-    absl::StatusOr<std::optional<std::string>> name = TakeName();
-    if (!name.ok()) return name.status();
-    if (name->has_value()) {
-      pending_.push_back(std::make_shared<Pending>(**std::move(name)));
-    } else {
-      names_exhausted_ = true;
-    }
-  }
+  if (pending_.empty() && !names_exhausted_) TakeNextName();
   if (pending_.empty()) return absl::OkStatus();
   std::shared_ptr<Pending> p = pending_.front();
   pending_.pop_front();
-  absl::StatusOr<std::unique_ptr<FileCursor>> cursor;
-  if (p->started) {
-    cursor = p->Wait();
-  } else {
-    absl::StatusOr<std::unique_ptr<ByteSource>> source = open_(p->name);
-    if (!source.ok()) return source.status();
-    cursor = FileCursor::Open(*std::move(source), 0, cursor_options_,
-                              pool_.get(), budget_);
-  }
+  absl::StatusOr<std::unique_ptr<FileCursor>> cursor =
+      p->started ? p->Wait() : OpenCursor(p->name, 0);
   if (!cursor.ok()) return cursor.status();
   slots_[slot].file = p->name;
   slots_[slot].cursor = *std::move(cursor);
@@ -150,10 +124,21 @@ absl::Status SequentialReader::FillSlot(size_t slot) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::optional<std::string>> SequentialReader::TakeName() {
+void SequentialReader::TakeNextName() {
   absl::StatusOr<std::optional<std::string>> name = names_->Next();
-  if (name.ok() && name->has_value()) ++names_taken_;
-  return name;
+  if (!name.ok()) {
+    // Surfaces in order, when a slot needs this file; no names after it.
+    auto failed = std::make_shared<Pending>("");
+    failed->started = failed->done = true;
+    failed->cursor = name.status();
+    pending_.push_back(std::move(failed));
+    names_exhausted_ = true;
+  } else if (!name->has_value()) {
+    names_exhausted_ = true;
+  } else {
+    ++names_taken_;
+    pending_.push_back(std::make_shared<Pending>(**std::move(name)));
+  }
 }
 
 void SequentialReader::AdvanceCycle() {
@@ -224,11 +209,8 @@ absl::Status SequentialReader::Restore(const ReaderPosition& p) {
   num_open_ = 0;
   for (size_t i = 0; i < p.slots.size(); ++i) {
     if (p.slots[i].file.empty()) continue;
-    absl::StatusOr<std::unique_ptr<ByteSource>> source = open_(p.slots[i].file);
-    if (!source.ok()) return source.status();
     absl::StatusOr<std::unique_ptr<FileCursor>> cursor =
-        FileCursor::Open(*std::move(source), p.slots[i].offset,
-                         cursor_options_, pool_.get(), budget_);
+        OpenCursor(p.slots[i].file, p.slots[i].offset);
     if (!cursor.ok()) return cursor.status();
     slots_[i].file = p.slots[i].file;
     slots_[i].cursor = *std::move(cursor);

@@ -85,11 +85,15 @@ class SequentialReader {
   // Takes names and starts opening them while the budget has room.
   void OpenAhead();
   bool BudgetHasRoom() const;
+  // Opens `name` at record boundary `offset`; on the executor or not.
+  absl::StatusOr<std::unique_ptr<FileCursor>> OpenCursor(
+      const std::string& name, uint64_t offset);
   void StartOpen(const std::shared_ptr<Pending>& p);
   void DropPending();
   void AdvanceCycle();
-  // names_->Next(), counted.
-  absl::StatusOr<std::optional<std::string>> TakeName();
+  // Takes the next name into pending_ (a failure too, as an entry that
+  // returns it in order), or marks the names exhausted.
+  void TakeNextName();
 
   std::unique_ptr<FileNames> names_;
   const SourceOpener open_;
