@@ -1,7 +1,11 @@
 """tf-ffm: fast TFRecord reading from local, mounted and s3:// paths.
 
-The public names are imported on first use, so tools that do not read
-datasets (`tf-ffm ls`, `tf-ffm index`, tf_ffm._engine) run without importing
+`import tf_ffm` registers the FFMRecordDataset ops with TensorFlow: at once
+if TensorFlow is imported, else as soon as it is (tf_ffm/_loader.py), so a
+process that only imports tf_ffm can load a serialised graph or SavedModel
+or serve tf.data service pipelines. It does not import TensorFlow itself:
+the public names are imported on first use, and tools that do not read
+datasets (`tf-ffm ls`, `tf-ffm index`, tf_ffm._engine) run without
 TensorFlow's Python package.
 """
 import importlib
@@ -9,17 +13,13 @@ import importlib.util
 
 from tf_ffm import _loader
 
-# TensorFlow's and pyarrow's shared libraries, for the compiled modules;
-# ImportError here if tf_ffm was built for another TensorFlow minor.
-_loader.preload_libraries()
+__version__ = "0.1.0"
 
-# With TensorFlow already imported (`import tensorflow as tf; import tf_ffm`),
-# register the ops now: a process that loads a serialised graph, a
-# SavedModel or serves tf.data service pipelines may never touch a tf_ffm
-# name. Without it (the CLI, tf_ffm._engine), stay TensorFlow-free: the ops
-# load on first use.
-if "tensorflow" in __import__("sys").modules:
-    _loader.ops()
+# TensorFlow's and pyarrow's shared libraries, for the compiled modules;
+# ImportError naming both versions if tf_ffm was built for another
+# TensorFlow minor.
+_loader.preload_libraries()
+_loader.register_ops_with_tensorflow()
 
 _EXPORTS = {
     "FFMRecordDataset": "tf_ffm.dataset",
@@ -34,7 +34,6 @@ _EXPORTS = {
 }
 __all__ = ["FFMRecordDataset", "RecordIndex", "S3Options", "glob", "s3_supported",
            "stats", "WeightedMix", "channel", "channel_files"]
-__version__ = "0.1.0"
 
 
 def __getattr__(name):
