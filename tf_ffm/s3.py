@@ -1,6 +1,6 @@
 """S3 settings and listing. Credentials come from the standard AWS chain."""
+import ctypes
 import dataclasses
-import glob as _glob
 import os
 import sys
 from typing import Optional
@@ -73,25 +73,153 @@ def s3_supported() -> bool:
 
 
 def glob(pattern, s3: Optional[S3Options] = None):
-    """Sorted paths or s3:// URIs matching `pattern`.
+    """Paths or s3:// URIs matching `pattern`, as `tf.io.gfile.glob` matches.
 
-    Local and mounted paths use the shell rules of Python's glob; for s3://
-    the wildcards may appear in the last path component
-    (s3://bucket/train/*.tfrecord), listed with ListObjectsV2.
+    `pattern` is a str, bytes or os.PathLike, or an iterable of them (the
+    results of each pattern in turn, duplicates kept); results are str.
+
+    Local and mounted paths (and file:// URIs) follow tf.io.gfile.glob: POSIX
+    fnmatch on the whole path with `*`, `?`, `[...]` (`[!...]`, `[^...]`)
+    and backslash escapes, wildcards in any component, a `*` never crossing
+    a `/`; dotfiles match `*`; matching directories are returned too; a
+    pattern without wildcards returns itself if it exists; a relative
+    pattern keeps its form (`./d/*` gives `./d/a`, and, as TensorFlow does,
+    `*/a` gives `./d/a`). Deliberate differences: each pattern's results
+    are sorted (TensorFlow's come in directory order), and a single bytes
+    pattern is accepted (TensorFlow iterates it as a list of ints).
+
+    s3:// URIs follow the same rules, with wildcards in the last path
+    component only (s3://bucket/train/*.tfrecord; ValueError otherwise),
+    listed with ListObjectsV2; objects only (S3 has no directories).
     """
-    pattern = os.fspath(pattern)
-    if not pattern.startswith("s3://"):
-        return sorted(_glob.glob(pattern))
-    directory, _, name = pattern.rpartition("/")
-    if any(c in directory[5:] for c in "*?["):
-        raise ValueError(
-            f"{pattern!r}: wildcards are supported in the last path component only")
-    attr = storage_attr(s3)
+    patterns = _patterns(pattern)
     tf = sys.modules.get("tensorflow")  # inside a tf.function, TF is imported
-    if tf is not None and not tf.executing_eagerly():
-        # In a graph, list when the graph runs, not once when it is traced.
-        uris = tf.py_function(
-            lambda: tf.constant(_engine.list(pattern, attr), tf.string), [], tf.string)
-        uris.set_shape([None])
-        return uris
-    return _engine.list(pattern, attr)
+    if any(p.startswith("s3://") for p in patterns):
+        for p in patterns:
+            if p.startswith("s3://"):
+                _check_s3_pattern(p)
+        attr = storage_attr(s3)
+        if tf is not None and not tf.executing_eagerly():
+            # In a graph, list when the graph runs, not once when it is traced.
+            uris = tf.py_function(
+                lambda: tf.constant(_glob_all(patterns, attr), tf.string), [], tf.string)
+            uris.set_shape([None])
+            return uris
+    else:
+        attr = ""
+    return _glob_all(patterns, attr)
+
+
+def _patterns(pattern):
+    if isinstance(pattern, (str, bytes, os.PathLike)):
+        return [_pattern_str(pattern)]
+    try:
+        items = list(pattern)
+    except TypeError:
+        raise TypeError(f"glob pattern must be a str, bytes or os.PathLike, or "
+                        f"an iterable of them; got {type(pattern).__name__}") from None
+    for p in items:
+        if not isinstance(p, (str, bytes, os.PathLike)):
+            raise TypeError(f"glob pattern must be a str, bytes or os.PathLike, "
+                            f"got {type(p).__name__}: {p!r}")
+    return [_pattern_str(p) for p in items]
+
+
+def _pattern_str(p):
+    return os.fsdecode(os.fspath(p))
+
+
+def _check_s3_pattern(pattern):
+    directory = pattern.rpartition("/")[0]
+    if any(c in directory[5:] for c in "*?[\\"):
+        raise ValueError(
+            f"{pattern!r}: in s3:// patterns wildcards are supported in the last "
+            "path component only")
+
+
+def _glob_all(patterns, attr):
+    out = []
+    for p in patterns:
+        out.extend(_engine.list(p, attr) if p.startswith("s3://") else _glob_local(p))
+    return out
+
+
+# -- local paths, as TensorFlow's GetMatchingPaths (tsl file_system_helper) --
+
+_FNM_PATHNAME = 1  # POSIX <fnmatch.h>; 1 in glibc and the BSDs
+_GLOB_CHARS = "*?[\\"
+_fnmatch = None
+
+
+def _match(pattern: bytes, path: bytes) -> bool:
+    """POSIX fnmatch(pattern, path, FNM_PATHNAME), the C library's, which is
+    what TensorFlow's POSIX file system matches with."""
+    global _fnmatch
+    if _fnmatch is None:
+        libc = ctypes.CDLL(None)
+        libc.fnmatch.argtypes = (ctypes.c_char_p, ctypes.c_char_p, ctypes.c_int)
+        libc.fnmatch.restype = ctypes.c_int
+        _fnmatch = libc.fnmatch
+    return _fnmatch(pattern, path, _FNM_PATHNAME) == 0
+
+
+def _dirname(path: str) -> str:
+    slash = path.rfind("/")
+    if slash < 0:
+        return ""
+    return "/" if slash == 0 else path[:slash]
+
+
+def _join(parent: str, child: str) -> str:
+    return parent + child if parent.endswith("/") else parent + "/" + child
+
+
+def _glob_local(pattern: str):
+    """Sorted matches of one local pattern (a path or file:// URI)."""
+    if not pattern:
+        return []  # TensorFlow matches nothing on an empty pattern
+    scheme = "file://" if pattern.startswith("file://") else ""
+    pattern = pattern[len(scheme):]
+    # A relative pattern whose first component has a wildcard is matched
+    # under "./", so `*` and `./*` are expanded the same way.
+    fixed = pattern[:min((pattern.find(c) for c in _GLOB_CHARS if c in pattern),
+                         default=len(pattern))]
+    patched = pattern if _dirname(fixed) else _join(".", pattern)
+    # Every directory prefix, root first; a trailing "/" is dropped.
+    levels = []
+    level = _dirname(patched) if pattern.endswith("/") else patched
+    while level:
+        levels.append(level)
+        parent = _dirname(level)
+        if parent == level:
+            break
+        level = parent
+    levels.reverse()
+    first = next((i for i, d in enumerate(levels)
+                  if any(c in d for c in _GLOB_CHARS)), len(levels))
+    if first == len(levels):
+        # No wildcard: the pattern itself if it exists. TensorFlow cleans a
+        # plain path lexically first ("d/f/" names d/f), a file:// one not.
+        path = pattern if scheme else os.path.normpath(pattern)
+        return [scheme + pattern] if os.access(path, os.F_OK) else []
+    results = []
+    queue = [levels[first - 1]]
+    for depth in range(first, len(levels)):
+        match = os.fsencode(levels[depth])
+        last = depth == len(levels) - 1
+        next_queue = []
+        for parent in queue:
+            try:
+                children = os.listdir(parent)
+            except OSError:
+                continue  # unreadable or vanished: nothing below it matches
+            for child in children:
+                path = _join(parent, child)
+                if not _match(match, os.fsencode(path)):
+                    continue
+                if last:
+                    results.append(scheme + path)
+                elif os.path.isdir(path):
+                    next_queue.append(path)
+        queue = next_queue
+    return sorted(results)
