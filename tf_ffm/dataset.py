@@ -142,7 +142,10 @@ class FFMRecordDataset(dataset_ops.DatasetV2):
       s3: a `tf_ffm.S3Options` overriding the AWS environment for s3:// URIs.
       index: a `tf_ffm.RecordIndex` (or the path of a saved one) of exactly
         `filenames`: the dataset then has an exact cardinality and supports
-        `tf.data.experimental.at(ds, i)` (record i in file order).
+        `tf.data.experimental.at(ds, i)` (record i in file order) and TF's
+        global shuffle (`global_shuffle_op._global_shuffle`, one ranged read
+        per record) unless `shuffle` is also set. Without an index, global
+        shuffle raises FailedPreconditionError.
       shuffle: with an index, None (file order), "global" (a seeded
         permutation of all records per epoch) or "block" (contiguous blocks of
         ~chunk_size in seeded order, records shuffled within windows of 8

@@ -1,6 +1,13 @@
 // TF glue for FFMIndexedDataset: records through a RecordIndex, with exact
 // cardinality, random access (tf.data.experimental.at), shuffling and
 // record-level shards. Ordering and I/O live in cc/ffm/reader/.
+//
+// TF's random-access protocol (global_shuffle): RandomIndexingCompatible()
+// says whether the dataset can be reordered; under global shuffle every
+// GetNext carries an index mapper and output k is Get(index_mapper(k)), each
+// a ranged read of one record; the iterator's only state is k (saved as
+// element_count, restored when the context has restored_element_count), as
+// in TF's own sources (range_dataset_op.cc, GlobalShuffleIterator).
 #include <atomic>
 #include <memory>
 #include <mutex>
@@ -58,8 +65,16 @@ class IndexedDataset : public RecordDatasetBase {
     return absl::OkStatus();
   }
   absl::Status CheckExternalState() const override { return absl::OkStatus(); }
+  // Unshuffled (sharded or not), positions are records in file order and TF
+  // may reorder them. With a shuffle of its own the order would be shuffled
+  // twice, and the dataset's reshuffle per epoch lost: refuse, naming the fix.
   absl::Status RandomIndexingCompatible() const override {
-    return absl::OkStatus();
+    if (params_.plan.shuffle == ffm::ShuffleMode::kNone) return absl::OkStatus();
+    return absl::FailedPreconditionError(absl::StrCat(
+        "FFMRecordDataset(index=..., shuffle=\"", params_.shuffle,
+        "\") already shuffles its records, so TF's global shuffle cannot "
+        "reorder them: use one of the two (drop shuffle= and keep index= to "
+        "let global_shuffle order the records, or drop global_shuffle)"));
   }
 
   absl::Status Get(OpKernelContext* ctx, int64_t i,
@@ -70,28 +85,26 @@ class IndexedDataset : public RecordDatasetBase {
   // Element `i` of the first epoch's order.
   absl::Status Get(AnyContext ctx, int64_t i,
                    std::vector<Tensor>* out_tensors) const override {
+    Tensor record(DT_STRING, {});
+    tstring& bytes = record.scalar<tstring>()();
+    TF_RETURN_IF_ERROR(ReadElement(i, [&bytes](size_t n) {
+      bytes.resize_uninitialized(n);
+      return bytes.mdata();
+    }));
+    out_tensors->push_back(std::move(record));
+    return absl::OkStatus();
+  }
+
+  // Reads element `i` (one ranged read); OutOfRange past the last element.
+  absl::Status ReadElement(int64_t i,
+                           absl::FunctionRef<char*(size_t)> allocate) const {
     if (i < 0 || static_cast<uint64_t>(i) >= ShardSize()) {
       return absl::OutOfRangeError(absl::StrCat(
           "index ", i, " is out of range for a dataset of ", ShardSize(),
           " records"));
     }
-    uint64_t id;
-    {
-      std::lock_guard<std::mutex> lock(order_mu_);
-      if (first_epoch_order_.empty()) {
-        first_epoch_order_ = ffm::EpochOrder(*index_, PlanFor(0));
-      }
-      id = first_epoch_order_[i];
-    }
-    Tensor record(DT_STRING, {});
-    tstring& bytes = record.scalar<tstring>()();
-    TF_RETURN_IF_ERROR(ffm::ReadIndexedRecord(
-        *index_, &sources_, id, params_.reader.verify_crc, [&bytes](size_t n) {
-          bytes.resize_uninitialized(n);
-          return bytes.mdata();
-        }));
-    out_tensors->push_back(std::move(record));
-    return absl::OkStatus();
+    return ffm::ReadIndexedRecord(*index_, &sources_, RecordAt(i),
+                                  params_.reader.verify_crc, allocate);
   }
 
   ffm::PlanOptions PlanFor(uint64_t epoch) const {
@@ -124,11 +137,27 @@ class IndexedDataset : public RecordDatasetBase {
   }
 
  private:
+  // Position k * N / n of the epoch's order: where shard k starts.
+  uint64_t ShardStart(uint64_t k) const {
+    return static_cast<uint64_t>(
+        static_cast<unsigned __int128>(index_->num_records()) * k /
+        params_.plan.num_shards);
+  }
   uint64_t ShardSize() const {
-    const uint64_t n = index_->num_records(), k = params_.plan.shard_index,
-                   s = params_.plan.num_shards;
-    return static_cast<uint64_t>(static_cast<unsigned __int128>(n) * (k + 1) / s -
-                                 static_cast<unsigned __int128>(n) * k / s);
+    const uint64_t k = params_.plan.shard_index;
+    return ShardStart(k + 1) - ShardStart(k);
+  }
+  // The record id at position `i` (< ShardSize()) of the first epoch. In
+  // file order it is computed, so no order of N ids is built.
+  uint64_t RecordAt(int64_t i) const {
+    if (params_.plan.shuffle == ffm::ShuffleMode::kNone) {
+      return ShardStart(params_.plan.shard_index) + static_cast<uint64_t>(i);
+    }
+    std::lock_guard<std::mutex> lock(order_mu_);
+    if (first_epoch_order_.empty()) {
+      first_epoch_order_ = ffm::EpochOrder(*index_, PlanFor(0));
+    }
+    return first_epoch_order_[i];
   }
 
   const std::vector<std::string> files_;
@@ -153,9 +182,27 @@ class IndexedIterator
     return reader_.get();
   }
 
+  absl::Status ReadByIndex(IteratorContext* ctx,
+                           absl::FunctionRef<char*(size_t)> allocate) override
+      TF_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    TF_RETURN_IF_ERROR(dataset()->RandomIndexingCompatible());
+    by_index_ = true;
+    // NotFound: the mapper skips this position (e.g. it belongs to another
+    // input of a concatenation); OutOfRange: the end.
+    absl::StatusOr<size_t> position = absl::NotFoundError("");
+    while (absl::IsNotFound(position.status())) {
+      position = ctx->index_mapper()(static_cast<size_t>(element_count_++));
+    }
+    if (!position.ok()) return position.status();
+    return dataset()->ReadElement(static_cast<int64_t>(*position), allocate);
+  }
+
   absl::Status SaveInternal(SerializationContext* ctx,
                             IteratorStateWriter* writer) override {
     mutex_lock l(mu_);
+    TF_RETURN_IF_ERROR(
+        writer->WriteScalar(prefix(), ckpt::kElementCount, element_count_));
+    if (by_index_) return absl::OkStatus();  // no reader, no epoch of its own
     if (reader_ == nullptr) StartEpoch(dataset()->NextEpoch());
     TF_RETURN_IF_ERROR(
         writer->WriteScalar(prefix(), ckpt::kEpoch, static_cast<int64_t>(epoch_)));
@@ -166,6 +213,23 @@ class IndexedIterator
   absl::Status RestoreInternal(IteratorContext* ctx,
                                IteratorStateReader* reader) override {
     mutex_lock l(mu_);
+    if (ctx->restored_element_count().has_value()) {
+      // Under global shuffle: continue at output position k. Our own count
+      // (it includes positions the mapper skipped) or, from a checkpoint
+      // written without it, the shuffle's.
+      int64_t count = *ctx->restored_element_count();
+      if (reader->Contains(prefix(), ckpt::kElementCount)) {
+        TF_RETURN_IF_ERROR(
+            reader->ReadScalar(prefix(), ckpt::kElementCount, &count));
+      }
+      if (count < 0) {
+        return absl::DataLossError("FFMIndexedDataset checkpoint is corrupt");
+      }
+      element_count_ = count;
+      by_index_ = true;
+      reader_.reset();
+      return absl::OkStatus();
+    }
     int64_t epoch = 0, position = 0;
     TF_RETURN_IF_ERROR(reader->ReadScalar(prefix(), ckpt::kEpoch, &epoch));
     TF_RETURN_IF_ERROR(reader->ReadScalar(prefix(), ckpt::kPosition, &position));
@@ -193,6 +257,9 @@ class IndexedIterator
 
   uint64_t epoch_ TF_GUARDED_BY(mu_) = 0;
   std::unique_ptr<ffm::RandomReader> reader_ TF_GUARDED_BY(mu_);
+  // Under global shuffle: output positions taken from the index mapper.
+  bool by_index_ TF_GUARDED_BY(mu_) = false;
+  int64_t element_count_ TF_GUARDED_BY(mu_) = 0;
 };
 
 std::unique_ptr<IteratorBase> IndexedDataset::MakeIteratorInternal(

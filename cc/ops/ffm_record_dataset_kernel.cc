@@ -63,6 +63,14 @@ class Dataset : public RecordDatasetBase {
   absl::Status CheckExternalState() const override {
     return input_->CheckExternalState();
   }
+  // Without an index, records are found only by reading files in order.
+  absl::Status RandomIndexingCompatible() const override {
+    return absl::FailedPreconditionError(
+        "FFMRecordDataset without an index has no random access, so TF's "
+        "global shuffle cannot reorder it: build a tf_ffm.RecordIndex of the "
+        "files and pass index= (then global_shuffle works, or use "
+        "shuffle=\"global\" of FFMRecordDataset itself)");
+  }
 
   const DatasetBase* input() const { return input_; }
   const ffm::SequentialReaderOptions& options() const { return options_; }

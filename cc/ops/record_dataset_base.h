@@ -8,6 +8,8 @@
 #include <utility>
 #include <vector>
 
+#include "absl/functional/function_ref.h"
+#include "absl/strings/str_cat.h"
 #include "record_tensor.h"
 #include "tensorflow/core/framework/dataset.h"
 #include "tensorflow/core/framework/metrics.h"
@@ -27,6 +29,7 @@ inline constexpr char kNumPending[] = "num_pending";
 inline constexpr char kPendingFile[] = "pending_file_";  // + position
 inline constexpr char kEpoch[] = "epoch";
 inline constexpr char kPosition[] = "position";
+inline constexpr char kElementCount[] = "element_count";  // global shuffle
 }  // namespace ckpt
 
 class RecordDatasetBase : public DatasetBase {
@@ -45,7 +48,8 @@ class RecordDatasetBase : public DatasetBase {
 
 // The iterator glue both datasets share: one record per GetNext from an
 // engine reader (anything with ReadRecord(allocate)), counted in tf.data's
-// bytes-read metric under `dataset_type`.
+// bytes-read metric under `dataset_type`. Under TF's global shuffle (an
+// index mapper in the context) the record comes from ReadByIndex instead.
 template <typename DatasetT, typename ReaderT>
 class RecordIterator : public DatasetIterator<DatasetT> {
  public:
@@ -58,6 +62,11 @@ class RecordIterator : public DatasetIterator<DatasetT> {
                                std::vector<Tensor>* out_tensors,
                                bool* end_of_sequence) override {
     mutex_lock l(mu_);
+    if (ctx->index_mapper() != nullptr) {
+      return NextRecordTensor(
+          [this, ctx](auto allocate) { return ReadByIndex(ctx, allocate); },
+          ctx->allocator({}), bytes_counter_, out_tensors, end_of_sequence);
+    }
     ReaderT* reader = ReaderFor(ctx);
     return NextRecordTensor(
         [reader](auto allocate) { return reader->ReadRecord(allocate); },
@@ -67,6 +76,19 @@ class RecordIterator : public DatasetIterator<DatasetT> {
  protected:
   // The reader the next record comes from; called with mu_ held.
   virtual ReaderT* ReaderFor(IteratorContext* ctx) = 0;
+
+  // The record at output position ctx->index_mapper()(k) for the next k, as
+  // TF's random-access protocol asks; OutOfRange ends the sequence. Called
+  // with mu_ held. A dataset without random access refuses with the reason
+  // its RandomIndexingCompatible() gives (the global shuffle op checks that
+  // too, when the pipeline is built), never falling back to its own order.
+  virtual absl::Status ReadByIndex(IteratorContext* ctx,
+                                   absl::FunctionRef<char*(size_t)> allocate) {
+    absl::Status s = this->dataset()->RandomIndexingCompatible();
+    if (!s.ok()) return s;
+    return absl::UnimplementedError(absl::StrCat(
+        this->dataset()->DebugString(), " has no random-access iterator"));
+  }
 
   std::shared_ptr<model::Node> CreateNode(
       IteratorContext* ctx, model::Node::Args args) const override {
