@@ -15,10 +15,12 @@ from tf_ffm import _loader
 
 __version__ = "0.1.0"
 
-# TensorFlow's and pyarrow's shared libraries, for the compiled modules;
 # ImportError naming both versions if tf_ffm was built for another
-# TensorFlow minor.
-_loader.preload_libraries()
+# TensorFlow minor, or saying what to install if TensorFlow or pyarrow is
+# missing. Their shared libraries are loaded when first needed (the
+# compiled modules link them), so `tf-ffm --help` loads none.
+_loader.check_environment()
+_loader.preload_before_engine_import()
 _loader.register_ops_with_tensorflow()
 
 _EXPORTS = {

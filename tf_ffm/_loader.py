@@ -5,6 +5,10 @@ pyarrow's libarrow/libarrow_s3: the op library (`_ffm_ops`, loaded with
 tf.load_op_library) and the pybind11 module `tf_ffm._engine` (index,
 listing, counters), which must import without TensorFlow's Python package.
 
+Both are loaded when first needed, not at `import tf_ffm`: the libraries
+before tf_ffm._engine is first imported (an import hook) or the op library
+loaded, so `tf-ffm --help` loads nothing.
+
 When the ops are registered (see register_ops_with_tensorflow): in every
 process that has both tf_ffm and TensorFlow imported, whichever came first.
 `import tf_ffm` with TensorFlow already imported loads the op library at
@@ -98,33 +102,48 @@ def _package_dir(name, hint):
     return list(spec.submodule_search_locations)[0]
 
 
+def check_environment():
+    """At `import tf_ffm`, cheaply (no library loaded): the TensorFlow minor
+    this build needs is the one installed, and TensorFlow and pyarrow are
+    there at all. ImportError saying what to install otherwise."""
+    global _tf_dir, _arrow_dir
+    _check_tf_version()
+    info = build_info()
+    _tf_dir = _package_dir(
+        "tensorflow", "pip install \"tf-ffm[tensorflow]\" or \"tf-ffm[tensorflow-cpu]\""
+        + (f" (TensorFlow {info[1]}, the minor this build is for)" if info else ""))
+    _arrow_dir = _package_dir("pyarrow", "it is a dependency of tf-ffm: reinstall tf-ffm")
+
+
+_tf_dir = _arrow_dir = None
+
+
 def preload_libraries():
     """Loads TensorFlow's framework library and pyarrow's libarrow and
-    libarrow_s3 by absolute path, without importing either package.
+    libarrow_s3 by absolute path, without importing either package: before
+    tf_ffm._engine is imported (a hook, below) and before the op library.
 
     The compiled libraries' RPATH points at tensorflow/ and pyarrow/ beside
     tf_ffm/ in site-packages; loading them here also covers editable and
     source builds. The framework library is loaded as TensorFlow loads it
-    (RTLD_LOCAL); its static initialisers may log one oneDNN INFO line.
+    (RTLD_LOCAL); its static initialisers log an absl notice and a oneDNN
+    INFO line on stderr, whatever TF_CPP_MIN_LOG_LEVEL says (as
+    `import tensorflow` does).
     """
     global _preloaded
-    if _preloaded:
-        return
-    _check_tf_version()
-    tf_dir = _package_dir(
-        "tensorflow", "pip install \"tf-ffm[tensorflow]\" (or "
-        "\"tf-ffm[tensorflow-cpu]\"), or install the TensorFlow "
-        f"{(build_info() or ('', 'matching', ''))[1]} distribution you use")
-    framework = sorted(glob.glob(os.path.join(tf_dir, "libtensorflow_framework.so.*")))
-    if not framework:
-        raise ImportError(f"no libtensorflow_framework.so.* in {tf_dir}")
-    ctypes.CDLL(framework[0])
-    arrow_dir = _package_dir("pyarrow", "pip install tf-ffm installs it; "
-                             "reinstall tf-ffm")
-    for pattern in ("libarrow.so.*", "libarrow_s3.so.*"):
-        for path in sorted(glob.glob(os.path.join(arrow_dir, pattern)))[:1]:
-            ctypes.CDLL(path, mode=ctypes.RTLD_GLOBAL)
-    _preloaded = True
+    with _lock:
+        if _preloaded:
+            return
+        if _tf_dir is None:
+            check_environment()
+        framework = sorted(glob.glob(os.path.join(_tf_dir, "libtensorflow_framework.so.*")))
+        if not framework:
+            raise ImportError(f"no libtensorflow_framework.so.* in {_tf_dir}")
+        ctypes.CDLL(framework[0])
+        for pattern in ("libarrow.so.*", "libarrow_s3.so.*"):
+            for path in sorted(glob.glob(os.path.join(_arrow_dir, pattern)))[:1]:
+                ctypes.CDLL(path, mode=ctypes.RTLD_GLOBAL)
+        _preloaded = True
 
 
 def ops():
@@ -162,44 +181,79 @@ def loaded_ops_path():
     return _ops_path
 
 
-# -- registration when TensorFlow is imported --------------------------------
+# -- hooks: libraries before tf_ffm._engine, ops after tensorflow -------------
 
-class _LoadOpsAfter(importlib.abc.Loader):
-    """Wraps TensorFlow's own loader: runs it, then registers the ops."""
+class _HookedLoader(importlib.abc.Loader):
+    """Wraps a module's own loader with something to do before creating it
+    (preload the libraries tf_ffm._engine links) or after running it
+    (register the ops once TensorFlow is imported)."""
 
-    def __init__(self, loader):
+    def __init__(self, loader, before=None, after=None):
         self._loader = loader
+        self._before = before
+        self._after = after
 
     def create_module(self, spec):
+        if self._before is not None:
+            self._before()
         return self._loader.create_module(spec)
 
     def exec_module(self, module):
         self._loader.exec_module(module)
-        _registered_after_import()
+        if self._after is not None:
+            self._after()
 
     def __getattr__(self, name):  # get_resource_reader, is_package, ...
         return getattr(self._loader, name)
 
 
-class _TensorFlowImportHook(importlib.abc.MetaPathFinder):
-    """Finds `tensorflow` as the other finders do and wraps its loader, so
-    the ops are registered right after TensorFlow's own import completes."""
+class _ImportHook(importlib.abc.MetaPathFinder):
+    """Finds the hooked modules as the other finders do and wraps their
+    loaders; takes itself off sys.meta_path when nothing is left to hook."""
+
+    def __init__(self):
+        self.hooked = {}  # module name -> dict(before=..., after=...)
 
     def find_spec(self, fullname, path, target=None):
-        if fullname != "tensorflow":
+        actions = self.hooked.get(fullname)
+        if actions is None:
             return None
         for finder in sys.meta_path:
             if finder is self or not hasattr(finder, "find_spec"):
                 continue
             spec = finder.find_spec(fullname, path, target)
             if spec is not None:
-                if spec.loader is not None and not isinstance(spec.loader, _LoadOpsAfter):
-                    spec.loader = _LoadOpsAfter(spec.loader)
+                if spec.loader is not None and not isinstance(spec.loader, _HookedLoader):
+                    spec.loader = _HookedLoader(spec.loader, **actions)
                 return spec
         return None
 
+    def add(self, name, **actions):
+        with _lock:
+            self.hooked[name] = actions
+            if self not in sys.meta_path:
+                sys.meta_path.insert(0, self)
 
-_hook = _TensorFlowImportHook()
+    def done(self, name):
+        with _lock:
+            self.hooked.pop(name, None)
+            if not self.hooked:
+                while self in sys.meta_path:
+                    sys.meta_path.remove(self)
+
+
+_hook = _ImportHook()
+
+
+def _before_engine():
+    _hook.done("tf_ffm._engine")
+    preload_libraries()
+
+
+def preload_before_engine_import():
+    """Preloads the libraries when tf_ffm._engine is first imported."""
+    if "tf_ffm._engine" not in sys.modules:
+        _hook.add("tf_ffm._engine", before=_before_engine)
 
 
 def _registered_after_import():
@@ -207,18 +261,12 @@ def _registered_after_import():
     imported tf_ffm first. Raising here would leave TensorFlow half
     imported, so a failure is a warning now and the same error again at the
     next use of the ops (ops() retries)."""
-    _remove_hook()
+    _hook.done("tensorflow")
     try:
         ops()
     except Exception as e:  # noqa: BLE001 - raised again on next use, see above
         warnings.warn(f"tf_ffm could not register its ops when TensorFlow was "
                       f"imported: {e}", RuntimeWarning, stacklevel=2)
-
-
-def _remove_hook():
-    with _lock:
-        while _hook in sys.meta_path:
-            sys.meta_path.remove(_hook)
 
 
 def register_ops_with_tensorflow():
@@ -228,9 +276,7 @@ def register_ops_with_tensorflow():
     if tf is not None and hasattr(tf, "load_op_library"):
         ops()
         return
-    with _lock:
-        if _hook not in sys.meta_path:
-            sys.meta_path.insert(0, _hook)
+    _hook.add("tensorflow", after=_registered_after_import)
 
 
 def ops_registered():
