@@ -102,12 +102,32 @@ def _package_dir(name, hint):
     return list(spec.submodule_search_locations)[0]
 
 
+def _check_pyarrow_version():
+    info = build_info()
+    if info is None or info[2] is None:
+        return
+    from importlib import metadata
+
+    try:
+        running = metadata.version("pyarrow")
+    except metadata.PackageNotFoundError:
+        return  # _package_dir says it is missing
+    if int(running.split(".")[0]) != info[2]:
+        raise ImportError(
+            f"tf_ffm was built against pyarrow {info[2]} (it links "
+            f"libarrow.so.{info[2]}00) but pyarrow {running} is installed. Fix: "
+            f"pip install \"pyarrow=={info[2]}.*\", or build tf-ffm from source "
+            f"against pyarrow {running} (pip install --no-binary tf-ffm "
+            f"--no-build-isolation tf-ffm)")
+
+
 def check_environment():
     """At `import tf_ffm`, cheaply (no library loaded): the TensorFlow minor
-    this build needs is the one installed, and TensorFlow and pyarrow are
+    and pyarrow major this build needs are the ones installed, and both are
     there at all. ImportError saying what to install otherwise."""
     global _tf_dir, _arrow_dir
     _check_tf_version()
+    _check_pyarrow_version()
     info = build_info()
     _tf_dir = _package_dir(
         "tensorflow", "pip install \"tf-ffm[tensorflow]\" or \"tf-ffm[tensorflow-cpu]\""
