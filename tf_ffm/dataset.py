@@ -5,6 +5,7 @@ import tensorflow as tf
 from tensorflow.python.data.ops import dataset_ops
 
 from tf_ffm import _defaults, _loader
+from tf_ffm import distribute as _distribute
 from tf_ffm.s3 import storage_attr
 
 _AUTO_CYCLE_LENGTH = 0  # the op chooses (see FFMRecordDataset's docstring)
@@ -176,6 +177,8 @@ class FFMRecordDataset(dataset_ops.DatasetV2):
                  parallel_reads=None):
         del buffer_size  # see docstring
         index = _check_index_args(index, shuffle, shard, compression_type, filenames)
+        _distribute.warn_if_auto_sharded(shard=shard, shuffle=shuffle,
+                                         seed_given=seed is not None)
         if io_threads is None:
             remote = index is not None and any(_is_remote(f) for f in index.files)
             io_threads = (_defaults.IO_THREADS_GLOBAL_SHUFFLE_S3
