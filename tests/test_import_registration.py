@@ -157,3 +157,25 @@ def test_tensorflow_then_tf_ffm_loads_saved_model(data):
     stdout, stderr = proc.communicate(timeout=300)
     assert proc.returncode == 0, stderr[-3000:]
     assert _parse(stdout)["saved_model"] == [r.hex() for r in expected]
+
+
+def test_version_mismatch_errors_name_both_versions_and_the_fix(monkeypatch):
+    from tf_ffm import _loader
+
+    running = tf.__version__
+    monkeypatch.setattr(_loader, "build_info", lambda: ("2.19.1", "2.19", 25))
+    with pytest.raises(ImportError) as e:
+        _loader.check_environment()
+    message = str(e.value)
+    assert f"built for TensorFlow 2.19.1 but TensorFlow {running} is installed" in message
+    assert 'pip install "tensorflow==2.19.*"' in message
+    assert "--no-binary tf-ffm --no-build-isolation" in message
+
+    major = int(__import__("pyarrow").__version__.split(".")[0])
+    built_minor = ".".join(running.split(".")[:2])
+    monkeypatch.setattr(_loader, "build_info", lambda: (running, built_minor, major - 1))
+    with pytest.raises(ImportError) as e:
+        _loader.check_environment()
+    message = str(e.value)
+    assert f"built against pyarrow {major - 1} (it links libarrow.so.{major - 1}00)" in message
+    assert f'pip install "pyarrow=={major - 1}.*"' in message
