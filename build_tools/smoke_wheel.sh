@@ -144,10 +144,12 @@ for extra in $EXTRAS; do
   log "pip install $(basename "$wheel")[$extra]"
   "$PY" -m pip install -q "$wheel[$extra]"
   "$PY" -m pip check
-  tf_dists="$("$PY" -m pip list --format=freeze | grep -iE '^(tensorflow|tensorflow-cpu|tensorflow-gpu|tensorflow-intel|tf-nightly)==' || true)"
+  # Names as pip lists them, normalised (tensorflow_cpu -> tensorflow-cpu).
+  tf_dists="$("$PY" -m pip list --format=freeze | tr '[:upper:]_' '[:lower:]-' \
+    | grep -E '^(tensorflow|tensorflow-cpu|tensorflow-gpu|tensorflow-intel|tf-nightly)==' || true)"
   echo "$tf_dists"
   [ "$(echo "$tf_dists" | grep -c .)" = 1 ] && echo "$tf_dists" | grep -qi "^$extra==" \
-    || fail "want exactly $extra installed, got: $tf_dists"
+    || fail "want exactly $extra installed, got: '$tf_dists'"
 
   site="$("$PY" -c 'import sysconfig; print(sysconfig.get_paths()["platlib"])')"
   for so in "$site"/tf_ffm/_ffm_ops*.so "$site"/tf_ffm/_engine*.so; do
