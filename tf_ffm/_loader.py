@@ -32,6 +32,7 @@ _HERE = os.path.dirname(os.path.abspath(__file__))
 _ops = None
 _ops_path = None
 _preloaded = False
+_tf_dir = _arrow_dir = None  # the installed packages' directories (check_environment)
 _lock = threading.RLock()
 # Distributions that install the `tensorflow` package, for its version
 # without importing it.
@@ -134,8 +135,6 @@ def check_environment():
         + (f" (TensorFlow {info[1]}, the minor this build is for)" if info else ""))
     _arrow_dir = _package_dir("pyarrow", "it is a dependency of tf-ffm: reinstall tf-ffm")
 
-
-_tf_dir = _arrow_dir = None
 
 
 def preload_libraries():
