@@ -282,3 +282,61 @@ def test_killed_server_fails_fast_naming_uri_range_attempts(restored):
     assert "read of bytes [" in message
     assert "attempts in" in message
     assert ADMIN_SECRET not in message
+
+
+_DESTROY_MID_READ = f"""
+import gc, sys, time
+opts = tf_ffm.S3Options(**json.loads(os.environ["FFM_TEST_S3"]))
+ds = tf_ffm.FFMRecordDataset("s3://{BUCKET}/{KEY}", chunk_size=64 << 10,
+                             first_chunk_size=64 << 10,
+                             memory_budget=1 << 20, s3=opts)
+it = iter(ds)
+for _ in range(20):
+    next(it)
+print("@@STARTED@@", flush=True)
+sys.stdin.readline()  # the server is paused now
+for _ in range(40):  # ~400 KB, all read ahead: frees budget for reads that stall
+    next(it)
+time.sleep(0.3)
+start = time.time()
+del it
+gc.collect()
+emit({{"ok": True, "destroy_s": time.time() - start}})
+"""
+
+
+def test_iterator_destroyed_while_reads_stall_returns_promptly(restored):
+    """With the server paused, running GETs hang until the stall timeout
+    (request_timeout, 15 s by default); destroying the iterator must not wait
+    for them: it cancels them and leaves them to end in the background."""
+    env = _env(restored, FFM_TEST_S3=json.dumps({"max_attempts": 3}))
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _SNIPPET_PRELUDE + _DESTROY_MID_READ], env=env,
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True)
+    try:
+        for line in proc.stdout:
+            if line.startswith("@@STARTED@@"):
+                break
+        else:
+            raise AssertionError(proc.stderr.read()[-3000:])
+        restored.pause()
+        time.sleep(0.5)
+        proc.stdin.write("go\n")
+        proc.stdin.flush()
+        result = None
+        for line in proc.stdout:
+            if line.startswith("@@RESULT@@"):
+                result = json.loads(line[len("@@RESULT@@"):])
+                break
+        restored.resume()  # lets the abandoned reads end, and the process
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert result is not None and result["ok"], err[-3000:]
+    # Bounded by the reader's abandon_after (1 s), not by the stall: a
+    # generous bound for a loaded machine, far below the 15 s stall timeout.
+    assert result["destroy_s"] < 5, result
+    assert proc.returncode == 0, err[-3000:]

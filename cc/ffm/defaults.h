@@ -4,6 +4,7 @@
 #ifndef FFM_DEFAULTS_H_
 #define FFM_DEFAULTS_H_
 
+#include <chrono>
 #include <cstdint>
 
 namespace ffm {
@@ -21,6 +22,10 @@ inline constexpr int kIoThreads = 16;
 // that stays in the CPU's cache (as the stock reader's 256 KiB buffer does),
 // so a record is copied out of it without a trip through DRAM.
 inline constexpr uint64_t kLocalReadSize = 256ull << 10;
+// How long destroying a reader waits for reads already running before it
+// leaves them to finish in the background: a stalled request ends only at
+// the transfer's stall timeout (S3Config::request_timeout_s).
+inline constexpr std::chrono::milliseconds kAbandonAfter{1000};
 
 }  // namespace defaults
 }  // namespace ffm

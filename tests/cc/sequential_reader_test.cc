@@ -3,6 +3,9 @@
 #include "ffm/reader/sequential_reader.h"
 
 #include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -12,6 +15,8 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "gtest/gtest.h"
 #include "test_util.h"
 
@@ -286,6 +291,106 @@ TEST(SequentialReaderTest, CorruptFileIsDataLossNamingIt) {
   EXPECT_EQ(r.records, (std::vector<std::string>{"a0", "b0", "a1"}));
   EXPECT_TRUE(StatusIs(r.status, absl::StatusCode::kDataLoss,
                        {FileName(1), absl::StrCat("offset ", second)}));
+}
+
+// A remote object whose reads past `stall_from` hang like a stalled HTTP
+// request: they ignore Cancel() and return only when the test releases them.
+struct StallControl {
+  std::mutex mu;
+  std::condition_variable cv;
+  bool released = false;
+  std::atomic<int> stalled{0};
+  std::atomic<int> cancels{0};
+  std::atomic<bool> destroyed{false};
+
+  void Release() {
+    std::lock_guard<std::mutex> lock(mu);
+    released = true;
+    cv.notify_all();
+  }
+};
+
+class StallingSource final : public ByteSource {
+ public:
+  StallingSource(std::string data, uint64_t stall_from,
+                 std::shared_ptr<StallControl> control)
+      : inner_("mem://d/stalling", std::move(data)),
+        stall_from_(stall_from),
+        control_(std::move(control)) {}
+  ~StallingSource() override { control_->destroyed = true; }
+
+  const std::string& uri() const override { return inner_.uri(); }
+  uint64_t size() const override { return inner_.size(); }
+  absl::StatusOr<size_t> ReadAt(uint64_t offset, size_t n,
+                                char* dst) const override {
+    if (offset >= stall_from_) {
+      ++control_->stalled;
+      std::unique_lock<std::mutex> lock(control_->mu);
+      control_->cv.wait(lock, [this] { return control_->released; });
+    }
+    return inner_.ReadAt(offset, n, dst);
+  }
+  void Cancel() override { ++control_->cancels; }
+
+ private:
+  const StringSource inner_;
+  const uint64_t stall_from_;
+  const std::shared_ptr<StallControl> control_;
+};
+
+bool WaitFor(const std::function<bool()>& condition, absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
+  while (!condition()) {
+    if (absl::Now() > deadline) return false;
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  return true;
+}
+
+std::unique_ptr<SequentialReader> StallingReader(
+    uint64_t stall_from, std::shared_ptr<StallControl> control) {
+  std::string bytes = FrameRecords(RandomRecords(7, 200, 100));
+  SourceOpener open = [bytes, stall_from, control](const std::string&)
+      -> absl::StatusOr<std::unique_ptr<ByteSource>> {
+    return std::make_unique<StallingSource>(bytes, stall_from, control);
+  };
+  SequentialReaderOptions options = Options(1, Compression::kNone);
+  options.budget_bytes = 1 << 20;  // room to read ahead into the stall
+  options.abandon_after = std::chrono::milliseconds(100);
+  return std::make_unique<SequentialReader>(List({"mem://d/stalling"}), open,
+                                            options);
+}
+
+// An iterator destroyed while a request hangs must not hang with it: the
+// destructor cancels the source and returns after `abandon_after`; the
+// stalled read finishes in the background and then frees the source.
+TEST(SequentialReaderTest, DestructionReturnsWhileAReadIsStalled) {
+  auto control = std::make_shared<StallControl>();
+  std::unique_ptr<SequentialReader> reader = StallingReader(64, control);
+  ReadResult first = ReadAll(*reader, /*limit=*/1);
+  ASSERT_TRUE(first.status.ok()) << first.status;
+  ASSERT_TRUE(WaitFor([&] { return control->stalled > 0; }, absl::Seconds(5)));
+
+  const absl::Time start = absl::Now();
+  reader.reset();
+  EXPECT_LT(absl::Now() - start, absl::Seconds(1));
+  EXPECT_GE(control->cancels, 1);
+  EXPECT_FALSE(control->destroyed);  // the stalled read still holds it
+
+  control->Release();
+  EXPECT_TRUE(WaitFor([&] { return control->destroyed.load(); },
+                      absl::Seconds(10)));
+}
+
+// Without a stall, destruction is complete when the destructor returns.
+TEST(SequentialReaderTest, DestructionIsCompleteWhenNothingStalls) {
+  auto control = std::make_shared<StallControl>();
+  std::unique_ptr<SequentialReader> reader =
+      StallingReader(/*stall_from=*/UINT64_MAX, control);
+  ReadResult first = ReadAll(*reader, /*limit=*/3);
+  ASSERT_TRUE(first.status.ok()) << first.status;
+  reader.reset();
+  EXPECT_TRUE(control->destroyed);
 }
 
 }  // namespace

@@ -42,6 +42,13 @@ class ByteSource {
   // the offset.
   virtual absl::StatusOr<size_t> ReadAt(uint64_t offset, size_t n,
                                         char* dst) const = 0;
+
+  // Gives up on this source: calls in progress stop at their next attempt
+  // (no more retries) and later calls fail with Cancelled. For a reader that
+  // is being destroyed: its queued reads then end at once, and a stalled one
+  // ends with its current request. Thread-safe; a no-op where reads cannot
+  // stall (local files).
+  virtual void Cancel() {}
 };
 
 }  // namespace ffm

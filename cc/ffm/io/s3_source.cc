@@ -3,6 +3,7 @@
 #include <fnmatch.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdlib>
 #include <functional>
 #include <map>
@@ -201,6 +202,9 @@ class S3Source final : public ByteSource {
     RetryBudget budget(retry_);
     size_t done = 0;
     while (done < n) {
+      if (cancelled_.load(std::memory_order_relaxed)) {
+        return absl::CancelledError(absl::StrCat(what, ": cancelled"));
+      }
       arrow::Result<int64_t> got =
           file_->ReadAt(static_cast<int64_t>(offset + done),
                         static_cast<int64_t>(n - done), dst + done);
@@ -219,11 +223,14 @@ class S3Source final : public ByteSource {
     return done;
   }
 
+  void Cancel() override { cancelled_.store(true, std::memory_order_relaxed); }
+
  private:
   const std::string uri_;
   const std::shared_ptr<arrow::io::RandomAccessFile> file_;
   const uint64_t size_;
   const RetryPolicy retry_;
+  std::atomic<bool> cancelled_{false};
 };
 
 // A 404 on an object does not say whether the key or the bucket is missing:

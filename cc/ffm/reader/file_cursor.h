@@ -43,6 +43,8 @@ class FileCursor {
     return records_->ReadRecord(allocate);
   }
   uint64_t position() const { return records_->position(); }
+  // Reads not yet started end at once; a running one at its next attempt.
+  void Cancel() { source_->Cancel(); }
   const std::string& uri() const { return source_->uri(); }
 
  private:

@@ -5,6 +5,7 @@
 #include <mutex>
 
 #include "absl/strings/str_cat.h"
+#include "ffm/prefetch/destroy_within.h"
 
 namespace ffm {
 
@@ -24,6 +25,49 @@ struct SequentialReader::Pending {
     std::unique_lock<std::mutex> lock(mu);
     cv.wait(lock, [this] { return done; });
     return std::move(cursor);
+  }
+};
+
+// What opening a file needs. Opens running on the executor share it, so
+// they need nothing of the reader, which may be gone before they end.
+struct SequentialReader::CursorFactory {
+  CursorFactory(SourceOpener open, CursorOptions options, Executor* executor,
+                std::shared_ptr<ByteBudget> budget)
+      : open(std::move(open)), options(std::move(options)),
+        executor(executor), budget(std::move(budget)) {}
+
+  SourceOpener open;
+  CursorOptions options;  // the reader's, with a fair share
+  Executor* executor;     // outlives every open (see OpenFiles)
+  std::shared_ptr<ByteBudget> budget;
+  // Set by the destructor; an open that ends later cancels its cursor.
+  mutable std::atomic<bool> cancelled{false};
+
+  absl::StatusOr<std::unique_ptr<FileCursor>> Open(const std::string& name,
+                                                   uint64_t offset) const {
+    absl::StatusOr<std::unique_ptr<ByteSource>> source = open(name);
+    if (!source.ok()) return source.status();
+    return FileCursor::Open(*std::move(source), offset, options, executor,
+                            budget);
+  }
+};
+
+// The files of a reader being destroyed, with the threads that read them:
+// destroyed in the order reads need (opens, then cursors, then the pool that
+// ran them), possibly after the reader is gone (DestroyWithin).
+struct SequentialReader::OpenFiles {
+  std::unique_ptr<ThreadPool> pool;
+  std::vector<Slot> slots;
+  std::deque<std::shared_ptr<Pending>> pending;
+  std::shared_ptr<const CursorFactory> cursors;
+
+  ~OpenFiles() {
+    for (auto& p : pending) {
+      if (p->started) (void)p->Wait();  // the open may still be running
+    }
+    pending.clear();
+    slots.clear();  // cancels and waits for in-flight reads
+    pool.reset();
   }
 };
 
@@ -47,48 +91,62 @@ SequentialReader::SequentialReader(std::unique_ptr<FileNames> names,
                                    SourceOpener open,
                                    const SequentialReaderOptions& options)
     : names_(std::move(names)),
-      open_(std::move(open)),
       options_(options),
       max_files_ahead_(static_cast<size_t>(
           options.max_files_ahead > 0
               ? options.max_files_ahead
               : std::max(options.cycle_length, options.io_threads))),
       budget_(std::make_shared<ByteBudget>(options.budget_bytes)),
-      cursor_options_(FairShare(options)),
       pool_(std::make_unique<ThreadPool>(std::max(1, options.io_threads))),
+      cursors_(std::make_shared<CursorFactory>(
+          std::move(open), FairShare(options), pool_.get(), budget_)),
       slots_(std::max(1, options.cycle_length)) {}
 
 SequentialReader::~SequentialReader() {
-  DropPending();
-  slots_.clear();  // cancels and waits for in-flight reads
-  pool_.reset();
+  // Every cursor, open or opening, stops retrying, so reads queued behind a
+  // stalled one end at once.
+  cursors_->cancelled = true;
+  for (Slot& slot : slots_) {
+    if (slot.cursor != nullptr) slot.cursor->Cancel();
+  }
+  for (auto& p : pending_) {
+    std::lock_guard<std::mutex> lock(p->mu);
+    if (p->done && p->cursor.ok()) (*p->cursor)->Cancel();
+  }
+  names_.reset();  // the caller's (a TF input iterator): never left behind
+  auto files = std::make_unique<OpenFiles>();
+  files->pool = std::move(pool_);
+  files->slots = std::move(slots_);
+  files->pending = std::move(pending_);
+  files->cursors = cursors_;
+  DestroyWithin(std::move(files), options_.abandon_after);
 }
 
 void SequentialReader::DropPending() {
   for (auto& p : pending_) {
-    if (p->started) p->Wait();  // the open may still be running
+    if (p->started) (void)p->Wait();  // the open may still be running
   }
   pending_.clear();
 }
 
 bool SequentialReader::BudgetHasRoom() const {
-  return budget_->in_use() + cursor_options_.prefetch.chunk_size <=
+  return budget_->in_use() + cursors_->options.prefetch.chunk_size <=
          budget_->limit();
 }
 
 absl::StatusOr<std::unique_ptr<FileCursor>> SequentialReader::OpenCursor(
     const std::string& name, uint64_t offset) {
-  absl::StatusOr<std::unique_ptr<ByteSource>> source = open_(name);
-  if (!source.ok()) return source.status();
-  return FileCursor::Open(*std::move(source), offset, cursor_options_,
-                          pool_.get(), budget_);
+  return cursors_->Open(name, offset);
 }
 
 void SequentialReader::StartOpen(const std::shared_ptr<Pending>& p) {
   p->started = true;
-  pool_->Schedule([this, p] {
-    absl::StatusOr<std::unique_ptr<FileCursor>> cursor = OpenCursor(p->name, 0);
+  pool_->Schedule([cursors = cursors_, p] {
+    absl::StatusOr<std::unique_ptr<FileCursor>> cursor = cursors->Open(p->name, 0);
     std::lock_guard<std::mutex> lock(p->mu);
+    // Under p->mu: either the destructor sees `done` and cancels the cursor,
+    // or this sees `cancelled`.
+    if (cursor.ok() && cursors->cancelled) (*cursor)->Cancel();
     p->cursor = std::move(cursor);
     p->done = true;
     p->cv.notify_all();

@@ -17,6 +17,8 @@
 #ifndef FFM_READER_SEQUENTIAL_READER_H_
 #define FFM_READER_SEQUENTIAL_READER_H_
 
+#include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <deque>
 #include <memory>
@@ -43,6 +45,9 @@ struct SequentialReaderOptions {
   // Files opened ahead of the cycle, at most; 0 = max(cycle_length,
   // io_threads). Only while the budget has room for another chunk.
   int max_files_ahead = 0;
+  // How long the destructor waits for reads already running; a read stalled
+  // longer is left to finish in the background (see destroy_within.h).
+  std::chrono::milliseconds abandon_after = defaults::kAbandonAfter;
 };
 
 // Where a reader is: enough to resume on exactly the next record, given a
@@ -65,6 +70,8 @@ class SequentialReader {
  public:
   SequentialReader(std::unique_ptr<FileNames> names, SourceOpener open,
                    const SequentialReaderOptions& options);
+  // Returns within `abandon_after` even when a read is stalled: reads are
+  // cancelled, and what still runs is destroyed in the background.
   ~SequentialReader();
 
   // OutOfRange once every file is read.
@@ -78,6 +85,8 @@ class SequentialReader {
 
  private:
   struct Pending;
+  struct CursorFactory;
+  struct OpenFiles;
 
   // Puts the next file into slot `slot`; with no file left, marks the names
   // exhausted and leaves the slot empty.
@@ -85,9 +94,10 @@ class SequentialReader {
   // Takes names and starts opening them while the budget has room.
   void OpenAhead();
   bool BudgetHasRoom() const;
-  // Opens `name` at record boundary `offset`; on the executor or not.
+  // Opens `name` at record boundary `offset` on the consumer's thread.
   absl::StatusOr<std::unique_ptr<FileCursor>> OpenCursor(
       const std::string& name, uint64_t offset);
+  // Opens `p` on the executor.
   void StartOpen(const std::shared_ptr<Pending>& p);
   void DropPending();
   void AdvanceCycle();
@@ -96,12 +106,12 @@ class SequentialReader {
   void TakeNextName();
 
   std::unique_ptr<FileNames> names_;
-  const SourceOpener open_;
   const SequentialReaderOptions options_;
   const size_t max_files_ahead_;
   std::shared_ptr<ByteBudget> budget_;
-  const CursorOptions cursor_options_;  // options_.cursor with a fair share
   std::unique_ptr<ThreadPool> pool_;  // outlives the cursors (declared first)
+  // Shared with opens running on the executor, which may outlive `this`.
+  std::shared_ptr<const CursorFactory> cursors_;
 
   struct Slot {
     std::string file;
