@@ -386,6 +386,40 @@ TEST(RandomReaderTeardownTest, DestroyingMidReadDoesNotHangAndFreesBudget) {
   }
 }
 
+// A read hanging in a stalled request must not hang the reader's
+// destruction: it returns after abandon_after and the read ends later.
+TEST(RandomReaderTeardownTest, DestructionReturnsWhileAReadIsStalled) {
+  Dataset d = MakeDataset(31, 3, 60, 2000);
+  auto control = std::make_shared<StallControl>();
+  std::map<std::string, std::string> bytes = d.bytes;
+  const std::string stalled_uri = d.Uri(2);
+  SourceOpener open = [bytes, control, stalled_uri](const std::string& uri)
+      -> absl::StatusOr<std::unique_ptr<ByteSource>> {
+    uint64_t stall_from = uri == stalled_uri ? 0 : UINT64_MAX;
+    return std::make_unique<StallingSource>(uri, bytes.at(uri), stall_from,
+                                            control);
+  };
+  RandomReaderOptions o;
+  o.io_threads = 4;
+  o.abandon_after = std::chrono::milliseconds(100);
+  auto reader = std::make_unique<RandomReader>(
+      d.index, MakeReadPlan(*d.index, PlanOptions{}), std::move(open), o);
+  std::string record;
+  ASSERT_TRUE(ReadRecord(*reader, &record).ok());
+  ASSERT_TRUE(WaitFor([&] { return control->stalled > 0; }, absl::Seconds(5)));
+
+  const absl::Time start = absl::Now();
+  reader.reset();
+  EXPECT_LT(absl::Now() - start, absl::Seconds(1));
+  EXPECT_GE(control->cancels, 1);
+
+  control->Release();
+  // The sources and the opener (all that hold `control`) are freed once the
+  // stalled read has ended.
+  EXPECT_TRUE(WaitFor([&] { return control.use_count() == 1; },
+                      absl::Seconds(10)));
+}
+
 TEST(ReadIndexedRecordTest, ReadsAnyRecordByIdInAnyOrder) {
   Dataset d = MakeDataset(30, 5, 30, 3000);
   IndexedSources sources(d.index, MapOpener(d.bytes));

@@ -293,66 +293,13 @@ TEST(SequentialReaderTest, CorruptFileIsDataLossNamingIt) {
                        {FileName(1), absl::StrCat("offset ", second)}));
 }
 
-// A remote object whose reads past `stall_from` hang like a stalled HTTP
-// request: they ignore Cancel() and return only when the test releases them.
-struct StallControl {
-  std::mutex mu;
-  std::condition_variable cv;
-  bool released = false;
-  std::atomic<int> stalled{0};
-  std::atomic<int> cancels{0};
-  std::atomic<bool> destroyed{false};
-
-  void Release() {
-    std::lock_guard<std::mutex> lock(mu);
-    released = true;
-    cv.notify_all();
-  }
-};
-
-class StallingSource final : public ByteSource {
- public:
-  StallingSource(std::string data, uint64_t stall_from,
-                 std::shared_ptr<StallControl> control)
-      : inner_("mem://d/stalling", std::move(data)),
-        stall_from_(stall_from),
-        control_(std::move(control)) {}
-  ~StallingSource() override { control_->destroyed = true; }
-
-  const std::string& uri() const override { return inner_.uri(); }
-  uint64_t size() const override { return inner_.size(); }
-  absl::StatusOr<size_t> ReadAt(uint64_t offset, size_t n,
-                                char* dst) const override {
-    if (offset >= stall_from_) {
-      ++control_->stalled;
-      std::unique_lock<std::mutex> lock(control_->mu);
-      control_->cv.wait(lock, [this] { return control_->released; });
-    }
-    return inner_.ReadAt(offset, n, dst);
-  }
-  void Cancel() override { ++control_->cancels; }
-
- private:
-  const StringSource inner_;
-  const uint64_t stall_from_;
-  const std::shared_ptr<StallControl> control_;
-};
-
-bool WaitFor(const std::function<bool()>& condition, absl::Duration timeout) {
-  const absl::Time deadline = absl::Now() + timeout;
-  while (!condition()) {
-    if (absl::Now() > deadline) return false;
-    absl::SleepFor(absl::Milliseconds(5));
-  }
-  return true;
-}
-
 std::unique_ptr<SequentialReader> StallingReader(
     uint64_t stall_from, std::shared_ptr<StallControl> control) {
   std::string bytes = FrameRecords(RandomRecords(7, 200, 100));
   SourceOpener open = [bytes, stall_from, control](const std::string&)
       -> absl::StatusOr<std::unique_ptr<ByteSource>> {
-    return std::make_unique<StallingSource>(bytes, stall_from, control);
+    return std::make_unique<StallingSource>("mem://d/stalling", bytes,
+                                            stall_from, control);
   };
   SequentialReaderOptions options = Options(1, Compression::kNone);
   options.budget_bytes = 1 << 20;  // room to read ahead into the stall

@@ -57,6 +57,40 @@ absl::StatusOr<size_t> StringSource::ReadAt(uint64_t offset, size_t n,
   return result;
 }
 
+void StallControl::Release() {
+  std::lock_guard<std::mutex> lock(mu);
+  released = true;
+  cv.notify_all();
+}
+
+StallingSource::StallingSource(std::string uri, std::string data,
+                               uint64_t stall_from,
+                               std::shared_ptr<StallControl> control)
+    : inner_(std::move(uri), std::move(data)),
+      stall_from_(stall_from),
+      control_(std::move(control)) {}
+
+StallingSource::~StallingSource() { control_->destroyed = true; }
+
+absl::StatusOr<size_t> StallingSource::ReadAt(uint64_t offset, size_t n,
+                                              char* dst) const {
+  if (offset >= stall_from_) {
+    ++control_->stalled;
+    std::unique_lock<std::mutex> lock(control_->mu);
+    control_->cv.wait(lock, [this] { return control_->released; });
+  }
+  return inner_.ReadAt(offset, n, dst);
+}
+
+bool WaitFor(const std::function<bool()>& condition, absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
+  while (!condition()) {
+    if (absl::Now() > deadline) return false;
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  return true;
+}
+
 std::string FrameRecords(const std::vector<std::string>& records) {
   std::string out;
   for (const std::string& r : records) out += tfrecord::FrameRecord(r);

@@ -6,9 +6,12 @@
 #define FFM_TESTS_CC_TEST_UTIL_H_
 
 #include <atomic>
+#include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -67,6 +70,40 @@ class StringSource final : public ByteSource {
   const std::shared_ptr<const std::string> data_;
   const StringSourceOptions options_;
 };
+
+// A remote object whose reads past `stall_from` hang like a stalled HTTP
+// request: they ignore Cancel() and return only once the test releases them.
+struct StallControl {
+  std::mutex mu;
+  std::condition_variable cv;
+  bool released = false;
+  std::atomic<int> stalled{0};    // reads that have hung
+  std::atomic<int> cancels{0};    // Cancel() calls
+  std::atomic<bool> destroyed{false};
+
+  void Release();
+};
+
+class StallingSource final : public ByteSource {
+ public:
+  StallingSource(std::string uri, std::string data, uint64_t stall_from,
+                 std::shared_ptr<StallControl> control);
+  ~StallingSource() override;
+
+  const std::string& uri() const override { return inner_.uri(); }
+  uint64_t size() const override { return inner_.size(); }
+  absl::StatusOr<size_t> ReadAt(uint64_t offset, size_t n,
+                                char* dst) const override;
+  void Cancel() const override { ++control_->cancels; }
+
+ private:
+  const StringSource inner_;
+  const uint64_t stall_from_;
+  const std::shared_ptr<StallControl> control_;
+};
+
+// Polls `condition` until it holds or `timeout` passes.
+bool WaitFor(const std::function<bool()>& condition, absl::Duration timeout);
 
 // Framing.
 std::string FrameRecords(const std::vector<std::string>& records);

@@ -48,7 +48,7 @@ class ByteSource {
   // is being destroyed: its queued reads then end at once, and a stalled one
   // ends with its current request. Thread-safe; a no-op where reads cannot
   // stall (local files).
-  virtual void Cancel() {}
+  virtual void Cancel() const {}
 };
 
 }  // namespace ffm

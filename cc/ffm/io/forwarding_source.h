@@ -26,7 +26,7 @@ class ForwardingSource : public ByteSource {
                                 char* dst) const override {
     return inner_->ReadAt(offset, n, dst);
   }
-  void Cancel() override { inner_->Cancel(); }
+  void Cancel() const override { inner_->Cancel(); }
 
  protected:
   const ByteSource& inner() const { return *inner_; }

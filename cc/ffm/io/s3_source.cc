@@ -223,14 +223,14 @@ class S3Source final : public ByteSource {
     return done;
   }
 
-  void Cancel() override { cancelled_.store(true, std::memory_order_relaxed); }
+  void Cancel() const override { cancelled_.store(true, std::memory_order_relaxed); }
 
  private:
   const std::string uri_;
   const std::shared_ptr<arrow::io::RandomAccessFile> file_;
   const uint64_t size_;
   const RetryPolicy retry_;
-  std::atomic<bool> cancelled_{false};
+  mutable std::atomic<bool> cancelled_{false};
 };
 
 // A 404 on an object does not say whether the key or the bucket is missing:

@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "ffm/io/io_stats.h"
+#include "ffm/prefetch/destroy_within.h"
 #include "ffm/tfrecord/format.h"
 #include "ffm/stream/memory_stream.h"
 #include "ffm/tfrecord/record_reader.h"
@@ -62,7 +63,16 @@ absl::StatusOr<std::shared_ptr<const ByteSource>> IndexedSources::Get(
   }
   std::lock_guard<std::mutex> lock(mu_);
   if (sources_[file] == nullptr) sources_[file] = *std::move(opened);
+  if (cancelled_) sources_[file]->Cancel();
   return sources_[file];
+}
+
+void IndexedSources::CancelAll() {
+  std::lock_guard<std::mutex> lock(mu_);
+  cancelled_ = true;
+  for (const auto& source : sources_) {
+    if (source != nullptr) source->Cancel();
+  }
 }
 
 absl::Status ReadIndexedRecord(const RecordIndex& index, IndexedSources* sources,
@@ -91,28 +101,46 @@ struct RandomReader::Fetch {
   absl::StatusOr<std::shared_ptr<Chunk>> data;
 };
 
+struct RandomReader::Reads {
+  Reads(std::shared_ptr<const RecordIndex> index, SourceOpener open,
+        uint64_t budget_bytes)
+      : budget(std::make_shared<ByteBudget>(budget_bytes)),
+        sources(std::move(index), std::move(open)) {}
+
+  void Read(const std::shared_ptr<Fetch>& fetch);
+
+  const std::shared_ptr<ByteBudget> budget;
+  IndexedSources sources;
+  std::mutex mu;
+  std::condition_variable cv;
+  int running = 0;  // reads scheduled, not finished
+  bool cancelled = false;
+};
+
 RandomReader::RandomReader(std::shared_ptr<const RecordIndex> index,
                            ReadPlan plan, SourceOpener open,
                            const RandomReaderOptions& options)
     : index_(index),
       plan_(std::move(plan)),
       options_(options),
-      budget_(std::make_shared<ByteBudget>(options.budget_bytes)),
-      sources_(index, std::move(open)),
-      pool_(std::make_unique<ThreadPool>(std::max(1, options.io_threads))) {}
+      pool_(std::make_unique<ThreadPool>(std::max(1, options.io_threads))),
+      reads_(std::make_shared<Reads>(index, std::move(open),
+                                     options.budget_bytes)) {}
 
 RandomReader::~RandomReader() {
   {
-    std::unique_lock<std::mutex> lock(mu_);
-    cancelled_ = true;
-    cv_.wait(lock, [this] { return running_ == 0; });
-    started_.clear();
+    std::lock_guard<std::mutex> lock(reads_->mu);
+    reads_->cancelled = true;
+    started_.clear();  // fetched chunks go back; running reads keep theirs
   }
-  pool_.reset();
+  reads_->sources.CancelAll();
+  // Joining runs the queued reads (cancelled: at once) and waits for the
+  // running ones, which share `reads_`: a stalled one is left behind.
+  DestroyWithin(std::move(pool_), options_.abandon_after);
 }
 
 absl::Status RandomReader::SkipTo(uint64_t position) {
-  std::lock_guard<std::mutex> lock(mu_);
+  std::lock_guard<std::mutex> lock(reads_->mu);
   if (position > plan_.num_records || !started_.empty() || emitted_ != 0) {
     return absl::InvalidArgumentError(absl::StrCat(
         "cannot restore position ", position, " of ", plan_.num_records,
@@ -131,7 +159,7 @@ absl::Status RandomReader::SkipTo(uint64_t position) {
 }
 
 void RandomReader::ScheduleLocked() {
-  while (!cancelled_ && started_.size() < static_cast<size_t>(std::max(
+  while (!reads_->cancelled && started_.size() < static_cast<size_t>(std::max(
                                               1, options_.max_groups_ahead))) {
     size_t g = next_group_ + started_.size();
     if (g >= plan_.groups.size()) return;
@@ -139,8 +167,8 @@ void RandomReader::ScheduleLocked() {
     uint64_t bytes = 0;
     for (const ByteRange& r : group.ranges) bytes += ChunkBufferSize(r.length);
     if (started_.empty()) {
-      budget_->ForceAcquire(bytes);  // the consumer waits for this group
-    } else if (!budget_->TryAcquire(bytes)) {
+      reads_->budget->ForceAcquire(bytes);  // the consumer waits for this group
+    } else if (!reads_->budget->TryAcquire(bytes)) {
       return;
     }
     Group started;
@@ -148,27 +176,28 @@ void RandomReader::ScheduleLocked() {
       auto fetch = std::make_shared<Fetch>();
       fetch->range = r;
       started.fetches.push_back(fetch);
-      ++running_;
-      pool_->Schedule([this, fetch] { Read(fetch); });
+      ++reads_->running;
+      pool_->Schedule([reads = reads_, fetch] { reads->Read(fetch); });
     }
     started_.push_back(std::move(started));
   }
 }
 
-void RandomReader::Read(const std::shared_ptr<Fetch>& fetch) {
-  bool cancelled;
+// Runs on the pool; uses nothing of the reader but `this` (shared).
+void RandomReader::Reads::Read(const std::shared_ptr<Fetch>& fetch) {
+  bool was_cancelled;
   {
-    std::lock_guard<std::mutex> lock(mu_);
-    cancelled = cancelled_;
+    std::lock_guard<std::mutex> lock(mu);
+    was_cancelled = cancelled;
   }
   const ByteRange& r = fetch->range;
-  auto chunk = std::make_shared<Chunk>(r.offset, r.length, budget_);
+  auto chunk = std::make_shared<Chunk>(r.offset, r.length, budget);
   absl::StatusOr<std::shared_ptr<Chunk>> result;
-  if (cancelled) {
+  if (was_cancelled) {
     result = absl::CancelledError("read cancelled");
   } else {
     absl::StatusOr<std::shared_ptr<const ByteSource>> source =
-        sources_.Get(r.file);
+        sources.Get(r.file);
     absl::StatusOr<size_t> got =
         source.ok() ? (*source)->ReadAt(r.offset, r.length, chunk->mutable_bytes())
                     : absl::StatusOr<size_t>(source.status());
@@ -182,11 +211,11 @@ void RandomReader::Read(const std::shared_ptr<Fetch>& fetch) {
       result = std::move(chunk);
     }
   }
-  std::lock_guard<std::mutex> lock(mu_);
+  std::lock_guard<std::mutex> lock(mu);
   fetch->data = std::move(result);
   fetch->done = true;
-  --running_;
-  cv_.notify_all();
+  --running;
+  cv.notify_all();
 }
 
 absl::Status RandomReader::ReadRecord(
@@ -194,7 +223,7 @@ absl::Status RandomReader::ReadRecord(
   std::shared_ptr<Fetch> fetch;
   RecordLocation loc;
   {
-    std::unique_lock<std::mutex> lock(mu_);
+    std::unique_lock<std::mutex> lock(reads_->mu);
     if (next_group_ >= plan_.groups.size()) {
       return absl::OutOfRangeError("end of the read plan");
     }
@@ -210,7 +239,7 @@ absl::Status RandomReader::ReadRecord(
     fetch = started_.front().fetches[it - group.ranges.begin() - 1];
     if (!fetch->done) {
       WaitTimer timer;
-      cv_.wait(lock, [&fetch] { return fetch->done; });
+      reads_->cv.wait(lock, [&fetch] { return fetch->done; });
     }
     if (!fetch->data.ok()) return fetch->data.status();
   }
@@ -219,7 +248,7 @@ absl::Status RandomReader::ReadRecord(
       chunk.data(), chunk.offset(), loc, index_->files()[loc.file].uri,
       options_.verify_crc, allocate);
   if (!s.ok()) return s;
-  std::lock_guard<std::mutex> lock(mu_);
+  std::lock_guard<std::mutex> lock(reads_->mu);
   ++emitted_;
   if (++next_in_group_ == plan_.groups[next_group_].records.size()) {
     started_.pop_front();  // its chunks go back to the budget

@@ -12,6 +12,7 @@
 #ifndef FFM_READER_RANDOM_READER_H_
 #define FFM_READER_RANDOM_READER_H_
 
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <memory>
@@ -35,6 +36,9 @@ struct RandomReaderOptions {
   uint64_t budget_bytes = defaults::kMemoryBudget;
   int io_threads = defaults::kIoThreads;
   int max_groups_ahead = 64;
+  // How long the destructor waits for reads already running; a read stalled
+  // longer is left to finish in the background (see destroy_within.h).
+  std::chrono::milliseconds abandon_after = defaults::kAbandonAfter;
 };
 
 // Opens index files on demand, checking them against the index; shared by
@@ -43,12 +47,15 @@ class IndexedSources {
  public:
   IndexedSources(std::shared_ptr<const RecordIndex> index, SourceOpener open);
   absl::StatusOr<std::shared_ptr<const ByteSource>> Get(uint32_t file);
+  // Cancels every source opened, and those opened from now on.
+  void CancelAll();
 
  private:
   const std::shared_ptr<const RecordIndex> index_;
   const SourceOpener open_;
   std::mutex mu_;
   std::vector<std::shared_ptr<const ByteSource>> sources_;
+  bool cancelled_ = false;
 };
 
 // Reads record `id` alone (one ranged read): random access by index.
@@ -60,7 +67,9 @@ class RandomReader {
  public:
   RandomReader(std::shared_ptr<const RecordIndex> index, ReadPlan plan,
                SourceOpener open, const RandomReaderOptions& options);
-  ~RandomReader();  // cancels queued reads, waits for running ones
+  // Cancels queued reads; returns within `abandon_after` even when a read is
+  // stalled (what still runs is destroyed in the background).
+  ~RandomReader();
 
   // OutOfRange after the plan's last record.
   absl::Status ReadRecord(absl::FunctionRef<char*(size_t)> allocate);
@@ -71,6 +80,7 @@ class RandomReader {
 
  private:
   struct Fetch;
+  struct Reads;
   struct Group {
     std::vector<std::shared_ptr<Fetch>> fetches;  // one per plan range
   };
@@ -78,22 +88,18 @@ class RandomReader {
   // Starts whole groups ahead of the consumer while the budget allows; the
   // group being emitted is always started.
   void ScheduleLocked();
-  void Read(const std::shared_ptr<Fetch>& fetch);
 
   const std::shared_ptr<const RecordIndex> index_;
   const ReadPlan plan_;
   const RandomReaderOptions options_;
-  std::shared_ptr<ByteBudget> budget_;
-  IndexedSources sources_;
   std::unique_ptr<ThreadPool> pool_;
+  // What reads on the pool use, shared with them: they may outlive `this`.
+  // Its mutex also guards the consumer's fields below.
+  const std::shared_ptr<Reads> reads_;
 
-  std::mutex mu_;
-  std::condition_variable cv_;
   std::deque<Group> started_;  // groups next_group_ .. next_group_+size-1
   size_t next_group_ = 0;      // group being emitted
   size_t next_in_group_ = 0;   // record within it
-  int running_ = 0;
-  bool cancelled_ = false;
   uint64_t emitted_ = 0;
 };
 
