@@ -3,11 +3,15 @@
 #include "ffm/prefetch/chunk_prefetcher.h"
 
 #include <algorithm>
+#include <map>
 #include <memory>
+#include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "ffm/prefetch/byte_budget.h"
 #include "ffm/prefetch/executor.h"
@@ -336,6 +340,89 @@ TEST(ChunkPrefetcherConcurrencyTest, DestroyWithSlowReadsInFlight) {
     EXPECT_LE(stats->reads.load(), 4);
     EXPECT_EQ(budget->in_use(), 0u);
   }
+}
+
+// Logs when each read starts and ends (one sequence for both), to check the
+// order reads were made in.
+class LoggingSource final : public ByteSource {
+ public:
+  struct Read {
+    uint64_t offset, length;
+    int started, ended;
+  };
+  explicit LoggingSource(std::string data) : inner_(kUri, std::move(data)) {}
+
+  const std::string& uri() const override { return inner_.uri(); }
+  uint64_t size() const override { return inner_.size(); }
+  absl::StatusOr<size_t> ReadAt(uint64_t offset, size_t n,
+                                char* dst) const override {
+    int started;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      started = ++clock_;
+      in_flight_max_ = std::max(in_flight_max_, ++in_flight_);
+    }
+    absl::SleepFor(absl::Milliseconds(1));
+    absl::StatusOr<size_t> got = inner_.ReadAt(offset, n, dst);
+    std::lock_guard<std::mutex> lock(mu_);
+    --in_flight_;
+    reads_.push_back({offset, n, started, ++clock_});
+    return got;
+  }
+  std::vector<Read> reads() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return reads_;
+  }
+  int max_in_flight() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return in_flight_max_;
+  }
+
+ private:
+  const StringSource inner_;
+  mutable std::mutex mu_;
+  mutable int clock_ = 0;
+  mutable int in_flight_ = 0;
+  mutable int in_flight_max_ = 0;
+  mutable std::vector<Read> reads_;
+};
+
+// With runs longer than a chunk, each run is read by one lane in sequence
+// (a chunk starts only once the one before it in the run has ended), runs
+// are taken in file order with at most max_in_flight at once, and the
+// consumer still gets every byte in order.
+TEST(ChunkPrefetcherRunsTest, EachRunIsReadInSequenceByOneLane) {
+  const uint64_t first = 4096, chunk = 4096, run = 16384;
+  const std::string data = Bytes(300000);
+  LoggingSource source(data);
+  ThreadPool pool(8);
+  auto budget = std::make_shared<ByteBudget>(1 << 20);
+  PrefetchOptions o = Prefetch(first, chunk, /*in_flight=*/3);
+  o.run_size = run;
+  ChunkPrefetcher p(&source, 0, o, &pool, budget);
+  Drained d = Drain(p, *budget);
+  EXPECT_TRUE(d.bytes == data);
+  EXPECT_LE(source.max_in_flight(), 3);
+  EXPECT_GT(source.max_in_flight(), 1);
+
+  // Run boundaries, computed independently: first, doubling up to `run`.
+  std::set<uint64_t> run_starts;
+  uint64_t length = first;
+  for (uint64_t at = 0; at < data.size(); at += length, length = std::min(2 * length, run)) {
+    run_starts.insert(at);
+  }
+  std::map<uint64_t, LoggingSource::Read> by_offset;
+  for (const auto& r : source.reads()) by_offset[r.offset] = r;
+  EXPECT_EQ(by_offset.size(), d.offsets.size());  // each chunk read once
+  for (const auto& [offset, r] : by_offset) {
+    EXPECT_LE(r.length, chunk);
+    if (run_starts.count(offset)) continue;
+    auto before = by_offset.find(offset - chunk);
+    ASSERT_NE(before, by_offset.end()) << offset;
+    EXPECT_GT(r.started, before->second.ended) << "chunk at " << offset
+                                               << " overlapped its run";
+  }
+  EXPECT_EQ(budget->in_use(), 0u);
 }
 
 }  // namespace

@@ -34,6 +34,13 @@ class ByteSource {
   // copy of every byte.
   virtual bool prefers_parallel_reads() const { return true; }
 
+  // Whether reads in sequence on one handle are served as one stream, so a
+  // jump elsewhere costs a new request: true for FUSE and network mounts
+  // (rclone, Fast File Mode, goofys keep one GET open per handle and read
+  // ahead on it); false for object stores, where every ranged read is a
+  // request of its own, and for local disks.
+  virtual bool streams_sequential_reads() const { return false; }
+
   // Reads up to `n` bytes at `offset` into `dst` and returns how many were
   // read; fewer than `n` only at the end of the object.
   //

@@ -22,6 +22,9 @@ class ForwardingSource : public ByteSource {
   bool prefers_parallel_reads() const override {
     return inner_->prefers_parallel_reads();
   }
+  bool streams_sequential_reads() const override {
+    return inner_->streams_sequential_reads();
+  }
   absl::StatusOr<size_t> ReadAt(uint64_t offset, size_t n,
                                 char* dst) const override {
     return inner_->ReadAt(offset, n, dst);

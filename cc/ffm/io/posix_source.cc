@@ -1,5 +1,7 @@
 #include "ffm/io/posix_source.h"
 
+#include <algorithm>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -59,15 +61,18 @@ absl::StatusOr<std::unique_ptr<ByteSource>> PosixSource::Open(
 }
 
 PosixSource::~PosixSource() {
-  for (int fd : idle_) ::close(fd);
+  for (const IdleFd& idle : idle_) ::close(idle.fd);
 }
 
-absl::StatusOr<int> PosixSource::TakeFd() const {
+absl::StatusOr<int> PosixSource::TakeFd(uint64_t offset) const {
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (!idle_.empty()) {
-      int fd = idle_.back();
-      idle_.pop_back();
+      auto it = std::find_if(idle_.begin(), idle_.end(),
+                             [offset](const IdleFd& i) { return i.next == offset; });
+      if (it == idle_.end()) it = idle_.end() - 1;
+      int fd = it->fd;
+      idle_.erase(it);
       return fd;
     }
   }
@@ -80,14 +85,14 @@ absl::StatusOr<int> PosixSource::TakeFd() const {
   return fd;
 }
 
-void PosixSource::ReturnFd(int fd) const {
+void PosixSource::ReturnFd(int fd, uint64_t next) const {
   std::lock_guard<std::mutex> lock(mu_);
-  idle_.push_back(fd);
+  idle_.push_back({fd, next});
 }
 
 absl::StatusOr<size_t> PosixSource::ReadAt(uint64_t offset, size_t n,
                                            char* dst) const {
-  absl::StatusOr<int> fd = TakeFd();
+  absl::StatusOr<int> fd = TakeFd(offset);
   if (!fd.ok()) return fd.status();
   size_t done = 0;
   absl::Status error;
@@ -104,7 +109,7 @@ absl::StatusOr<size_t> PosixSource::ReadAt(uint64_t offset, size_t n,
     }
     done += static_cast<size_t>(r);
   }
-  ReturnFd(*fd);
+  ReturnFd(*fd, offset + done);
   if (!error.ok()) return error;
   return done;
 }

@@ -31,6 +31,7 @@ class PosixSource final : public ByteSource {
   uint64_t size() const override { return size_; }
   int64_t mtime_ns() const override { return mtime_ns_; }
   bool prefers_parallel_reads() const override { return !local_disk_; }
+  bool streams_sequential_reads() const override { return !local_disk_; }
   absl::StatusOr<size_t> ReadAt(uint64_t offset, size_t n,
                                 char* dst) const override;
 
@@ -42,12 +43,17 @@ class PosixSource final : public ByteSource {
         mtime_ns_(mtime_ns),
         local_disk_(local_disk),
         first_fd_(fd),
-        idle_{fd} {}
+        idle_{{fd, 0}} {}
 
-  // A descriptor no other read is using; opens another of the same file if
-  // all are busy.
-  absl::StatusOr<int> TakeFd() const;
-  void ReturnFd(int fd) const;
+  struct IdleFd {
+    int fd;
+    uint64_t next;  // where its last read ended
+  };
+  // A descriptor no other read is using, preferably one whose last read
+  // ended at `offset`: on a FUSE mount that read continues the same stream.
+  // Opens another of the same file if all are busy.
+  absl::StatusOr<int> TakeFd(uint64_t offset) const;
+  void ReturnFd(int fd, uint64_t next) const;
 
   const std::string path_;
   const uint64_t size_;
@@ -55,7 +61,7 @@ class PosixSource final : public ByteSource {
   const bool local_disk_;  // not FUSE, not a network filesystem
   const int first_fd_;     // open until destruction; more are reopened from it
   mutable std::mutex mu_;
-  mutable std::vector<int> idle_;  // at most one per concurrent reader
+  mutable std::vector<IdleFd> idle_;  // at most one per concurrent reader
 };
 
 }  // namespace ffm

@@ -29,6 +29,8 @@ Chunk::~Chunk() {
 struct ChunkPrefetcher::Slot {
   uint64_t offset;
   uint64_t length;
+  int lane;
+  bool started = false;
   bool done = false;
   absl::StatusOr<std::shared_ptr<Chunk>> result;
 };
@@ -42,6 +44,8 @@ ChunkPrefetcher::ChunkPrefetcher(const ByteSource* source, uint64_t begin,
       executor_(executor),
       budget_(std::move(budget)),
       end_(source->size()),
+      run_size_(std::max(options.run_size, options.chunk_size)),
+      lanes_(executor == nullptr ? 1 : std::max(1, options.max_in_flight)),
       next_offset_(std::min(begin, source->size())),
       next_length_(std::max<uint64_t>(
           1, std::min(options.first_chunk_size, options.chunk_size))) {
@@ -55,37 +59,66 @@ ChunkPrefetcher::~ChunkPrefetcher() {
   cv_.wait(lock, [this] { return running_ == 0; });
 }
 
-std::shared_ptr<ChunkPrefetcher::Slot> ChunkPrefetcher::AddSlotLocked() {
-  auto slot = std::make_shared<Slot>();
-  slot->offset = next_offset_;
-  slot->length = std::min(next_length_, end_ - next_offset_);
-  next_offset_ += slot->length;
-  next_length_ = std::min(next_length_ * 2, options_.chunk_size);
-  window_bytes_ += ChunkBufferSize(slot->length);
-  slots_.push_back(slot);
-  return slot;
+std::shared_ptr<ChunkPrefetcher::Slot> ChunkPrefetcher::AddRunLocked(
+    int lane) {
+  const uint64_t run_end = next_offset_ + std::min(next_length_,
+                                                   end_ - next_offset_);
+  next_length_ = std::min(next_length_ * 2, run_size_);
+  for (uint64_t offset = next_offset_; offset < run_end;) {
+    auto slot = std::make_shared<Slot>();
+    slot->offset = offset;
+    slot->length = std::min(options_.chunk_size, run_end - offset);
+    slot->lane = lane;
+    offset += slot->length;
+    slots_.push_back(slot);
+    lanes_[lane].todo.push_back(std::move(slot));
+  }
+  next_offset_ = run_end;
+  return lanes_[lane].todo.front();
+}
+
+bool ChunkPrefetcher::StartLocked(const std::shared_ptr<Slot>& slot,
+                                  bool force) {
+  const uint64_t bytes = ChunkBufferSize(slot->length);
+  if (force) {
+    budget_->ForceAcquire(bytes);  // the consumer needs it
+  } else if ((options_.max_window_bytes > 0 &&
+              window_bytes_ + bytes > options_.max_window_bytes) ||
+             !budget_->TryAcquire(bytes)) {
+    return false;
+  }
+  Lane& lane = lanes_[slot->lane];
+  lane.todo.pop_front();
+  lane.busy = true;
+  slot->started = true;
+  window_bytes_ += bytes;
+  ++running_;
+  if (executor_ != nullptr) {
+    executor_->Schedule([this, slot]() mutable { Read(std::move(slot)); });
+  }
+  return true;
 }
 
 void ChunkPrefetcher::RefillLocked(bool consumer_waiting) {
   if (executor_ == nullptr || !failed_.ok()) return;
-  while (next_offset_ < end_ && running_ < options_.max_in_flight) {
-    uint64_t length = std::min(next_length_, end_ - next_offset_);
-    if (slots_.empty() && consumer_waiting) {
-      budget_->ForceAcquire(ChunkBufferSize(length));  // the consumer needs it
-    } else if ((options_.max_window_bytes > 0 &&
-                window_bytes_ + ChunkBufferSize(length) >
-                    options_.max_window_bytes) ||
-               !budget_->TryAcquire(ChunkBufferSize(length))) {
+  const std::shared_ptr<Slot> head = slots_.empty() ? nullptr : slots_.front();
+  for (const auto& slot : slots_) {
+    const Lane& lane = lanes_[slot->lane];
+    if (slot->started || lane.busy || lane.todo.front() != slot) continue;
+    if (!StartLocked(slot, consumer_waiting && slot == head)) return;
+  }
+  for (int i = 0; i < static_cast<int>(lanes_.size()) && next_offset_ < end_;
+       ++i) {
+    if (lanes_[i].busy || !lanes_[i].todo.empty()) continue;
+    std::shared_ptr<Slot> first = AddRunLocked(i);
+    if (!StartLocked(first, consumer_waiting && slots_.front() == first)) {
       return;
     }
-    std::shared_ptr<Slot> slot = AddSlotLocked();
-    ++running_;
-    executor_->Schedule([this, slot]() mutable { Read(std::move(slot)); });
   }
 }
 
-// Runs on the executor. Budget for the slot was acquired when it was added;
-// the Chunk created here owns it from then on.
+// Runs on the executor (or inside Next() without one). Budget for the slot
+// was acquired when it started; the Chunk created here owns it from then on.
 void ChunkPrefetcher::Read(std::shared_ptr<Slot> slot) {
   bool cancelled;
   {
@@ -119,11 +152,12 @@ void ChunkPrefetcher::Read(std::shared_ptr<Slot> slot) {
   std::lock_guard<std::mutex> lock(mu_);
   slot->result = std::move(result);
   slot->done = true;
+  lanes_[slot->lane].busy = false;
   // Frees the chunk here if the slot was dropped (after a failure), while
   // the destructor still waits for us.
   slot.reset();
   --running_;
-  // Keep the window full without waiting for the consumer: a slow head read
+  // Keep the lanes busy without waiting for the consumer: a slow head read
   // must not leave the other connections idle.
   if (!cancelled_) RefillLocked(/*consumer_waiting=*/false);
   cv_.notify_all();  // under the lock: the destructor may run right after
@@ -132,20 +166,19 @@ void ChunkPrefetcher::Read(std::shared_ptr<Slot> slot) {
 absl::StatusOr<std::shared_ptr<const Chunk>> ChunkPrefetcher::Next() {
   std::unique_lock<std::mutex> lock(mu_);
   if (!failed_.ok()) return failed_;
-  if (slots_.empty()) {
-    if (next_offset_ >= end_) {
-      return absl::OutOfRangeError(absl::StrCat(source_->uri(), ": end"));
-    }
-    if (executor_ == nullptr) {
-      budget_->ForceAcquire(
-          ChunkBufferSize(std::min(next_length_, end_ - next_offset_)));
-      std::shared_ptr<Slot> slot = AddSlotLocked();
-      ++running_;
+  if (slots_.empty() && next_offset_ >= end_) {
+    return absl::OutOfRangeError(absl::StrCat(source_->uri(), ": end"));
+  }
+  if (executor_ != nullptr) {
+    RefillLocked(/*consumer_waiting=*/true);
+  } else {
+    if (slots_.empty()) AddRunLocked(0);
+    std::shared_ptr<Slot> head = slots_.front();
+    if (!head->started) {
+      StartLocked(head, /*force=*/true);
       lock.unlock();
-      Read(std::move(slot));
+      Read(head);
       lock.lock();
-    } else {
-      RefillLocked(/*consumer_waiting=*/true);
     }
   }
   std::shared_ptr<Slot> head = slots_.front();
@@ -158,6 +191,7 @@ absl::StatusOr<std::shared_ptr<const Chunk>> ChunkPrefetcher::Next() {
   if (!head->result.ok()) {
     failed_ = head->result.status();
     slots_.clear();
+    for (Lane& lane : lanes_) lane.todo.clear();
     window_bytes_ = 0;
     return failed_;
   }

@@ -9,6 +9,15 @@
 // double up to `chunk_size`. Readahead stays within a ByteBudget shared with
 // the reader's other files; the chunk the consumer waits for is always read.
 //
+// Reads are made by lanes, each with one read in flight. A lane takes the
+// next *run* of the file (in file order) and reads it chunk after chunk, in
+// sequence, before it takes another. With runs of one chunk (object stores)
+// any free lane reads the next chunk; with longer runs (FUSE and network
+// mounts) each lane is one sequential stream, which such filesystems serve
+// from one open request instead of a new one per chunk:
+//
+//   runs:   [lane 0: c0 c1 c2 c3][lane 1: c4 c5 c6 c7][lane 2: c8 ...]
+//
 // Thread-safety: one consumer thread calls Next(). `source` must outlive the
 // prefetcher; chunks may outlive it (each returns its bytes to the budget).
 #ifndef FFM_PREFETCH_CHUNK_PREFETCHER_H_
@@ -19,6 +28,7 @@
 #include <deque>
 #include <memory>
 #include <mutex>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -32,7 +42,10 @@ namespace ffm {
 struct PrefetchOptions {
   uint64_t chunk_size = defaults::kChunkSize;
   uint64_t first_chunk_size = defaults::kFirstChunkSize;
-  int max_in_flight = defaults::kIoThreads;  // reads in flight for this file
+  int max_in_flight = defaults::kIoThreads;  // lanes: reads in flight
+  // Bytes a lane reads in sequence before it takes the next run; 0 = one
+  // chunk. Runs start at first_chunk_size and double up to this.
+  uint64_t run_size = 0;
   // Bytes this file may hold ahead of the consumer (reading or ready); 0 =
   // only the shared budget limits it. Files read in turn get a fair share,
   // so one file's far-ahead chunks cannot hold the budget another file's
@@ -88,13 +101,21 @@ class ChunkPrefetcher {
 
  private:
   struct Slot;
+  struct Lane {
+    std::deque<std::shared_ptr<Slot>> todo;  // its run's chunks not started
+    bool busy = false;                       // a read in flight
+  };
 
-  // Schedules reads while the window, the in-flight cap and the budget allow.
-  // Only when `consumer_waiting` and nothing is scheduled does the head read
-  // go over the budget: forcing the read after the one just handed out
-  // would let a file hold two chunks beyond the limit.
+  // Starts reads while idle lanes, the window and the budget allow: first
+  // the runs lanes already have, nearest the consumer first, then new runs
+  // in file order. Only the chunk the consumer waits for (the head, when
+  // `consumer_waiting`) goes over the budget: forcing the read after the one
+  // just handed out would let a file hold two chunks beyond the limit.
   void RefillLocked(bool consumer_waiting);
-  std::shared_ptr<Slot> AddSlotLocked();
+  // Starts `slot`'s read on its lane; false if the window or budget refuse.
+  bool StartLocked(const std::shared_ptr<Slot>& slot, bool force);
+  // Gives lane `lane` the next run of the file; returns its first chunk.
+  std::shared_ptr<Slot> AddRunLocked(int lane);
   // Takes the slot by value and drops it before signalling, so that once the
   // destructor sees no running reads no worker still holds a chunk.
   void Read(std::shared_ptr<Slot> slot);
@@ -107,10 +128,12 @@ class ChunkPrefetcher {
 
   std::mutex mu_;
   std::condition_variable cv_;
-  std::deque<std::shared_ptr<Slot>> slots_;  // in file order
-  uint64_t next_offset_;                     // first byte not yet scheduled
-  uint64_t next_length_;                     // grows up to chunk_size
-  uint64_t window_bytes_ = 0;                // buffer bytes of slots_
+  const uint64_t run_size_;  // at least chunk_size
+  std::deque<std::shared_ptr<Slot>> slots_;  // in file order, from the head
+  std::vector<Lane> lanes_;
+  uint64_t next_offset_;                     // first byte not in a run
+  uint64_t next_length_;                     // of the next run; doubles
+  uint64_t window_bytes_ = 0;                // buffer bytes of started slots
   int running_ = 0;                          // reads scheduled, not finished
   bool cancelled_ = false;
   absl::Status failed_;

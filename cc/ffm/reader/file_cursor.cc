@@ -1,5 +1,7 @@
 #include "ffm/reader/file_cursor.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "ffm/stream/chunk_stream.h"
 #include "ffm/stream/zlib_stream.h"
@@ -28,6 +30,11 @@ absl::StatusOr<std::unique_ptr<FileCursor>> FileCursor::Open(
   if (!parallel) {
     prefetch.chunk_size = prefetch.first_chunk_size = defaults::kLocalReadSize;
     executor = nullptr;  // read in Next(), on the consumer's thread
+  } else if (cursor->source_->streams_sequential_reads() &&
+             prefetch.run_size == 0) {
+    prefetch.run_size = defaults::kMountRunSize;
+    prefetch.max_in_flight =
+        std::min(prefetch.max_in_flight, defaults::kMountStreams);
   }
   auto chunks = std::make_unique<ChunkStream>(
       std::make_unique<ChunkPrefetcher>(cursor->source_.get(), begin, prefetch,
