@@ -136,7 +136,9 @@ class FFMRecordDataset(dataset_ops.DatasetV2):
         chunk being consumed is always read, so the bound is
         memory_budget + one chunk per open file.
       io_threads: concurrent reads per iterator (16; 128 for shuffle="global"
-        over s3://).
+        over s3://). On FUSE and network mounts each file is read by at most
+        4 of them, each reading 32 MiB in sequence on its own descriptor, which
+        the mount serves as one stream.
       deterministic: accepted for tf.data compatibility; records always
         come in a deterministic order.
       verify_crc: check both CRC32C values of every record (True).
