@@ -47,6 +47,15 @@ def test_index_locates_every_record_on_disk(data):
         idx[len(idx)]
 
 
+def test_build_draws_progress_only_when_asked_or_on_a_terminal(data, capsys):
+    _, files, _, idx = data
+    built = tf_ffm.RecordIndex.build(files)  # stderr is captured: not a tty
+    assert "indexing" not in capsys.readouterr().err
+    assert np.array_equal(built.lengths, idx.lengths)
+    tf_ffm.RecordIndex.build(files, progress=True)
+    assert "indexing" in capsys.readouterr().err
+
+
 def test_save_load_round_trip_and_cli(data, tmp_path):
     root, files, _, idx = data
     idx.save(tmp_path / "a.idx")

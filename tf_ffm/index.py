@@ -48,11 +48,14 @@ class RecordIndex:
 
     # -- construction -----------------------------------------------------
     @classmethod
-    def build(cls, files, *, num_workers=8, progress=True, s3=None):
-        """Scans every file once (in parallel) and indexes its records."""
+    def build(cls, files, *, num_workers=8, progress=None, s3=None):
+        """Scans every file once (in parallel) and indexes its records.
+
+        progress: draw a progress bar on stderr; None (default) draws it only
+        when stderr is a terminal, never into a log file or a pipe."""
         files = [os.fspath(f) for f in _as_list(files)]
         with tqdm(total=len(files), desc="indexing", unit="file",
-                  disable=not progress) as bar:
+                  disable=None if progress is None else not progress) as bar:
             index = _engine.Index.build(files, storage_attr(s3),
                                         max(1, num_workers), bar.update)
         return cls._from_engine(index)
