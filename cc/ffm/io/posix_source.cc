@@ -70,7 +70,9 @@ absl::StatusOr<int> PosixSource::TakeFd(uint64_t offset) const {
     if (!idle_.empty()) {
       auto it = std::find_if(idle_.begin(), idle_.end(),
                              [offset](const IdleFd& i) { return i.next == offset; });
-      if (it == idle_.end()) it = idle_.end() - 1;
+      // Else the one idle longest: the most recently returned is the one
+      // most likely to be continued by its lane's next read.
+      if (it == idle_.end()) it = idle_.begin();
       int fd = it->fd;
       idle_.erase(it);
       return fd;
