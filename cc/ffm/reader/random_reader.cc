@@ -113,7 +113,6 @@ struct RandomReader::Reads {
   IndexedSources sources;
   std::mutex mu;
   std::condition_variable cv;
-  int running = 0;  // reads scheduled, not finished
   bool cancelled = false;
 };
 
@@ -176,7 +175,6 @@ void RandomReader::ScheduleLocked() {
       auto fetch = std::make_shared<Fetch>();
       fetch->range = r;
       started.fetches.push_back(fetch);
-      ++reads_->running;
       pool_->Schedule([reads = reads_, fetch] { reads->Read(fetch); });
     }
     started_.push_back(std::move(started));
@@ -214,7 +212,6 @@ void RandomReader::Reads::Read(const std::shared_ptr<Fetch>& fetch) {
   std::lock_guard<std::mutex> lock(mu);
   fetch->data = std::move(result);
   fetch->done = true;
-  --running;
   cv.notify_all();
 }
 

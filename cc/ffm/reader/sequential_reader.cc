@@ -62,10 +62,7 @@ struct SequentialReader::OpenFiles {
   std::shared_ptr<const CursorFactory> cursors;
 
   ~OpenFiles() {
-    for (auto& p : pending) {
-      if (p->started) (void)p->Wait();  // the open may still be running
-    }
-    pending.clear();
+    DropPending(&pending);
     slots.clear();  // cancels and waits for in-flight reads
     pool.reset();
   }
@@ -122,21 +119,17 @@ SequentialReader::~SequentialReader() {
   DestroyWithin(std::move(files), options_.abandon_after);
 }
 
-void SequentialReader::DropPending() {
-  for (auto& p : pending_) {
+void SequentialReader::DropPending(
+    std::deque<std::shared_ptr<Pending>>* pending) {
+  for (auto& p : *pending) {
     if (p->started) (void)p->Wait();  // the open may still be running
   }
-  pending_.clear();
+  pending->clear();
 }
 
 bool SequentialReader::BudgetHasRoom() const {
   return budget_->in_use() + cursors_->options.prefetch.chunk_size <=
          budget_->limit();
-}
-
-absl::StatusOr<std::unique_ptr<FileCursor>> SequentialReader::OpenCursor(
-    const std::string& name, uint64_t offset) {
-  return cursors_->Open(name, offset);
 }
 
 void SequentialReader::StartOpen(const std::shared_ptr<Pending>& p) {
@@ -174,7 +167,7 @@ absl::Status SequentialReader::FillSlot(size_t slot) {
   std::shared_ptr<Pending> p = pending_.front();
   pending_.pop_front();
   absl::StatusOr<std::unique_ptr<FileCursor>> cursor =
-      p->started ? p->Wait() : OpenCursor(p->name, 0);
+      p->started ? p->Wait() : cursors_->Open(p->name, 0);
   if (!cursor.ok()) return cursor.status();
   slots_[slot].file = p->name;
   slots_[slot].cursor = *std::move(cursor);
@@ -259,7 +252,7 @@ absl::Status SequentialReader::Restore(const ReaderPosition& p) {
         " slots, cycle at ", p.cycle_index, "; dataset has ", slots_.size(),
         " slots)"));
   }
-  DropPending();
+  DropPending(&pending_);
   for (Slot& slot : slots_) {
     slot.cursor.reset();
     slot.file.clear();
@@ -268,7 +261,7 @@ absl::Status SequentialReader::Restore(const ReaderPosition& p) {
   for (size_t i = 0; i < p.slots.size(); ++i) {
     if (p.slots[i].file.empty()) continue;
     absl::StatusOr<std::unique_ptr<FileCursor>> cursor =
-        OpenCursor(p.slots[i].file, p.slots[i].offset);
+        cursors_->Open(p.slots[i].file, p.slots[i].offset);
     if (!cursor.ok()) return cursor.status();
     slots_[i].file = p.slots[i].file;
     slots_[i].cursor = *std::move(cursor);

@@ -94,12 +94,10 @@ class SequentialReader {
   // Takes names and starts opening them while the budget has room.
   void OpenAhead();
   bool BudgetHasRoom() const;
-  // Opens `name` at record boundary `offset` on the consumer's thread.
-  absl::StatusOr<std::unique_ptr<FileCursor>> OpenCursor(
-      const std::string& name, uint64_t offset);
   // Opens `p` on the executor.
   void StartOpen(const std::shared_ptr<Pending>& p);
-  void DropPending();
+  // Waits for the opens of `pending` still running, then empties it.
+  static void DropPending(std::deque<std::shared_ptr<Pending>>* pending);
   void AdvanceCycle();
   // Takes the next name into pending_ (a failure too, as an entry that
   // returns it in order), or marks the names exhausted.
