@@ -24,8 +24,11 @@ after about T s; a `stall_body` pause is cut only after about 6 s + T
 (curl averages the speed over a window of ~5 s), so a shorter pause just
 delivers the body late.
 """
+import contextlib
 import http.client
 import urllib.parse
+
+import pytest
 
 from tf_ffm.bench.servers import EmulatedS3
 
@@ -190,3 +193,21 @@ class FaultyS3(EmulatedS3):
     def gets(self):
         """Ranged GETs received since the last faults() call."""
         return self._counters()["gets"]
+
+
+@contextlib.contextmanager
+def serving(root_dir, tag):
+    """FaultyS3 over `root_dir`, with made-up credentials (`tag` in the key
+    id) in the environment and no endpoint variables: tests pass the
+    endpoint through S3Options. Restores the environment afterwards."""
+    mp = pytest.MonkeyPatch()
+    try:
+        mp.setenv("AWS_ACCESS_KEY_ID", f"{tag}-test-key")
+        mp.setenv("AWS_SECRET_ACCESS_KEY", f"{tag}-test-secret")
+        mp.setenv("AWS_REGION", "us-east-1")
+        mp.delenv("AWS_ENDPOINT_URL", raising=False)
+        mp.delenv("AWS_ENDPOINT_URL_S3", raising=False)
+        with FaultyS3(str(root_dir)) as s3:
+            yield s3
+    finally:
+        mp.undo()

@@ -9,7 +9,7 @@ import tensorflow as tf
 import tf_ffm
 from tf_ffm.bench.servers import EmulatedS3, Unavailable
 
-from fault_s3 import FaultyS3
+from fault_s3 import serving
 
 KEY = "data/faulty.tfrecord"
 
@@ -27,15 +27,8 @@ def server(tmp_path_factory):
         for i in range(300):
             w.write(bytes([i % 256]) * (1000 + 37 * i))
     expected = [x.numpy() for x in tf.data.TFRecordDataset(path)]
-    mp = pytest.MonkeyPatch()
-    mp.setenv("AWS_ACCESS_KEY_ID", "fault-test-key")
-    mp.setenv("AWS_SECRET_ACCESS_KEY", "fault-test-secret")
-    mp.setenv("AWS_REGION", "us-east-1")
-    mp.delenv("AWS_ENDPOINT_URL", raising=False)
-    mp.delenv("AWS_ENDPOINT_URL_S3", raising=False)
-    with FaultyS3(str(root)) as s3:
+    with serving(root, "fault") as s3:
         yield s3, expected
-    mp.undo()
 
 
 def _read(s3, **options):

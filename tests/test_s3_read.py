@@ -13,6 +13,7 @@ import tensorflow as tf
 
 pytest.register_assert_rewrite("s3_server")
 import tf_ffm  # noqa: E402
+from conftest import write_records  # noqa: E402
 from s3_server import isolated_aws_env, run_snippet  # noqa: E402
 
 pytest_plugins = ["s3_server"]
@@ -20,13 +21,6 @@ pytest_plugins = ["s3_server"]
 BUCKET = "ffm-read"
 KiB = 1 << 10
 SMALL_CHUNK = 64 * KiB
-
-
-def _write(path, records, compression=None):
-    options = tf.io.TFRecordOptions(compression_type=compression or "")
-    with tf.io.TFRecordWriter(path, options) as w:
-        for r in records:
-            w.write(r)
 
 
 def _records(seed, count, max_len):
@@ -61,7 +55,7 @@ class Data:
         client.create_bucket(Bucket=BUCKET)
         for name, (records, compression) in specs.items():
             path = os.path.join(local_dir, name)
-            _write(path, records, compression)
+            write_records(path, records, compression or "")
             with open(path, "rb") as f:
                 body = f.read()
             client.put_object(Bucket=BUCKET, Key="data/" + name, Body=body)

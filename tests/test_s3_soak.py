@@ -41,7 +41,8 @@ import tensorflow as tf
 import tf_ffm
 from tf_ffm.bench.servers import EmulatedS3, Unavailable
 
-from fault_s3 import FaultyS3
+from conftest import write_records
+from fault_s3 import serving
 
 EPOCHS = int(os.environ.get("TF_FFM_SOAK_EPOCHS", "10"))
 WARMUP_EPOCHS = 2          # TensorFlow's, Arrow's and the allocator's pools
@@ -77,13 +78,6 @@ def _records(rng, tag, count):
     return out
 
 
-def _write(path, records, compression=""):
-    options = tf.io.TFRecordOptions(compression_type=compression)
-    with tf.io.TFRecordWriter(path, options) as w:
-        for r in records:
-            w.write(r)
-
-
 @pytest.fixture(scope="module")
 def soak_data(tmp_path_factory):
     try:
@@ -96,11 +90,11 @@ def soak_data(tmp_path_factory):
     plain, gzip = [], []
     for i, count in enumerate((220, 300, 150)):  # ~3 MiB
         key = f"data/plain-{i}.tfrecord"
-        _write(str(root / key), _records(rng, f"p{i}", count))
+        write_records(str(root / key), _records(rng, f"p{i}", count))
         plain.append(key)
     for i, count in enumerate((160, 120)):  # ~1 MiB (random bytes: no gain)
         key = f"data/gzip-{i}.tfrecord.gz"
-        _write(str(root / key), _records(rng, f"g{i}", count), "GZIP")
+        write_records(str(root / key), _records(rng, f"g{i}", count), "GZIP")
         gzip.append(key)
     # (name, keys, compression, num_parallel_reads, clean read)
     cases = []
@@ -111,15 +105,8 @@ def soak_data(tmp_path_factory):
             [str(root / k) for k in keys], compression,
             num_parallel_reads=n).as_numpy_iterator())
         cases.append((name, keys, compression, n, clean))
-    mp = pytest.MonkeyPatch()
-    mp.setenv("AWS_ACCESS_KEY_ID", "soak-test-key")
-    mp.setenv("AWS_SECRET_ACCESS_KEY", "soak-test-secret")
-    mp.setenv("AWS_REGION", "us-east-1")
-    mp.delenv("AWS_ENDPOINT_URL", raising=False)
-    mp.delenv("AWS_ENDPOINT_URL_S3", raising=False)
-    with FaultyS3(str(root)) as s3:
+    with serving(root, "soak") as s3:
         yield s3, cases
-    mp.undo()
 
 
 def _status():
