@@ -170,11 +170,7 @@ absl::StatusOr<std::shared_ptr<const Chunk>> ChunkPrefetcher::Next() {
     return absl::OutOfRangeError(absl::StrCat(source_->uri(), ": end"));
   }
   if (executor_ != nullptr) {
-    // Only a head not yet started needs the consumer's push; otherwise each
-    // completion and each chunk handed out has already refilled.
-    if (slots_.empty() || !slots_.front()->started) {
-      RefillLocked(/*consumer_waiting=*/true);
-    }
+    RefillLocked(/*consumer_waiting=*/true);
   } else {
     if (slots_.empty()) AddRunLocked(0);
     std::shared_ptr<Slot> head = slots_.front();
