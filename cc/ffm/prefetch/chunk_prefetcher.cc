@@ -94,7 +94,9 @@ bool ChunkPrefetcher::StartLocked(const std::shared_ptr<Slot>& slot,
   window_bytes_ += bytes;
   ++running_;
   if (executor_ != nullptr) {
-    executor_->Schedule([this, slot]() mutable { Read(std::move(slot)); });
+    // Not [slot]: a copy of a const& capture is const, so std::move would
+    // copy and the finished task would keep the chunk past the destructor.
+    executor_->Schedule([this, s = slot]() mutable { Read(std::move(s)); });
   }
   return true;
 }
