@@ -116,8 +116,9 @@ TEST_P(IndexBuilderTest, AFailingProgressStopsTheBuild) {
   SourceOpener inner = MapOpener(d.bytes);
   std::atomic<int> opened{0};
   std::atomic<bool> cancelled{false};
-  // Each open waits for the cancellation, so only the first file of each
-  // worker is under way when it comes.
+  // Each open waits for the cancellation, which comes once every worker has
+  // one file under way (a progress tick may come before any has started):
+  // no worker may then take another file.
   SourceOpener held = [&](const std::string& uri) {
     ++opened;
     while (!cancelled) std::this_thread::sleep_for(std::chrono::milliseconds(1));
@@ -125,6 +126,9 @@ TEST_P(IndexBuilderTest, AFailingProgressStopsTheBuild) {
   };
   absl::StatusOr<RecordIndex> index =
       BuildIndex(d.uris, held, Options(GetParam()), [&](size_t) {
+        while (opened < GetParam()) {
+          std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        }
         cancelled = true;
         return absl::CancelledError("stop here");
       });
