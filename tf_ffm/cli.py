@@ -1,5 +1,5 @@
 """The `tf-ffm` command line (also `python -m tf_ffm`): bench, index, ls,
-service.
+cache, service.
 
 Building the parser and `--help`/`--version` import no TensorFlow, and
 neither do `ls` and `index`, which call the engine through tf_ffm._engine
@@ -71,6 +71,29 @@ def _ls(args):
     else:
         for uri in uris:
             print(uri)
+    return 0
+
+
+def _cache(args):
+    from tf_ffm import _engine
+
+    directory = args.dir or os.environ.get("TF_FFM_CACHE_DIR")
+    if not directory:
+        raise ValueError("no cache directory: give DIR or set TF_FFM_CACHE_DIR")
+    if args.action == "clear":
+        freed = _engine.cache_clear(directory)
+        result = {"dir": directory, "freed_bytes": freed}
+        text = f"cleared {directory}: {freed / 2**20:.1f} MiB freed"
+    else:
+        entries, size, temps = _engine.cache_info(directory)
+        result = {"dir": directory, "entries": entries, "bytes": size,
+                  "temp_files": temps}
+        text = (f"{directory}: {entries} blocks, {size / 2**20:.1f} MiB"
+                + (f", {temps} temporary files" if temps else ""))
+    if args.json:
+        _print_json(result)
+    else:
+        print(text)
     return 0
 
 
@@ -179,6 +202,15 @@ def build_parser():
     ls.add_argument("--json", action="store_true",
                     help="print a JSON object (patterns, files)")
     ls.set_defaults(func=_ls, quiet_native=True)
+
+    cache = sub.add_parser("cache", help="show or clear a local cache directory "
+                           "(FFMRecordDataset's cache_dir)")
+    cache.add_argument("action", choices=("show", "clear"))
+    cache.add_argument("dir", nargs="?",
+                       help="the cache directory (default $TF_FFM_CACHE_DIR)")
+    cache.add_argument("--json", action="store_true",
+                       help="print a JSON object")
+    cache.set_defaults(func=_cache, quiet_native=True)
     return parser
 
 

@@ -143,6 +143,15 @@ class FFMRecordDataset(dataset_ops.DatasetV2):
         come in a deterministic order.
       verify_crc: check both CRC32C values of every record (True).
       s3: a `tf_ffm.S3Options` overriding the AWS environment for s3:// URIs.
+      cache_dir: a local directory (e.g. an NVMe disk) keeping the bytes of
+        s3:// objects in 1 MiB blocks, so later epochs, other iterators and
+        other processes on the host read them from disk; default
+        $TF_FFM_CACHE_DIR (unset: no cache). Entries are checksummed and
+        keyed by URI, size and ETag: a changed object is fetched again.
+      cache_size: bytes the cache directory may hold (least recently used
+        blocks are evicted; default $TF_FFM_CACHE_SIZE or 10 GiB).
+      cache_mounts: also cache files on FUSE and network mounts such as
+        Fast File Mode (False; local disks are never cached).
       index: a `tf_ffm.RecordIndex` (or the path of a saved one) of exactly
         `filenames`: the dataset then has an exact cardinality and supports
         `tf.data.experimental.at(ds, i)` (record i in file order) and TF's
@@ -176,7 +185,8 @@ class FFMRecordDataset(dataset_ops.DatasetV2):
                  deterministic=None, verify_crc=True, s3=None,
                  index=None, shuffle=None, seed=None,
                  reshuffle_each_iteration=True, shard=None,
-                 parallel_reads=None):
+                 parallel_reads=None, cache_dir=None, cache_size=None,
+                 cache_mounts=None):
         del buffer_size  # see docstring
         index = _check_index_args(index, shuffle, shard, compression_type, filenames)
         _distribute.warn_if_auto_sharded(shard=shard, shuffle=shuffle,
@@ -196,7 +206,8 @@ class FFMRecordDataset(dataset_ops.DatasetV2):
         reader_attrs = dict(
             chunk_size=int(chunk_size), first_chunk_size=int(first_chunk_size),
             memory_budget=int(memory_budget), io_threads=int(io_threads),
-            verify_crc=bool(verify_crc), storage_options=storage_attr(s3))
+            verify_crc=bool(verify_crc),
+            storage_options=storage_attr(s3, cache_dir, cache_size, cache_mounts))
         self._compression_type = compression_type
         self._num_parallel_reads = num_parallel_reads
 

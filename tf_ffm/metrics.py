@@ -5,7 +5,9 @@ import os
 from tf_ffm import _engine, _loader
 
 FIELDS = ("bytes_read", "read_requests", "retries", "errors",
-          "wait_seconds", "bytes_in_flight")
+          "wait_seconds", "bytes_in_flight",
+          "cache_hits", "cache_misses", "cache_hit_bytes", "cache_evictions",
+          "cache_corrupt", "cache_errors")
 
 
 def _op_library_counters():
@@ -28,7 +30,10 @@ def stats():
     """A dict of process-wide counters: bytes and ranged reads issued,
     retries, failed reads, seconds consumers spent waiting for data, and the
     bytes currently held by readahead (all iterators, index builds and index
-    reads)."""
+    reads); for the local cache (cache_dir=), blocks served from it and
+    fetched into it, bytes served from it, blocks evicted, entries dropped
+    by their checksum and entries that could not be written (disk full,
+    read-only)."""
     values = list(_engine.stats())
     ops = _op_library_counters()
     if ops is not None:

@@ -40,31 +40,54 @@ class S3Options:
     # Seconds for one request, retries included (default 30): no new attempt
     # starts past it, so a dead endpoint fails within about this long.
     read_deadline: Optional[float] = None
+    # A local directory caching the objects' bytes across epochs, iterators
+    # and processes (default $TF_FFM_CACHE_DIR; None there too: no cache),
+    # bounded by cache_size bytes (default $TF_FFM_CACHE_SIZE or 10 GiB).
+    # See README, "Local cache".
+    cache_dir: Optional[str] = None
+    cache_size: Optional[int] = None
 
     def to_attr(self) -> str:
         """The `s3.key=value;...` storage options the ops take (no secrets:
-        none are held)."""
+        none are held); the cache fields as `cache.dir`, `cache.size`."""
         parts = []
         for field in dataclasses.fields(self):
             value = getattr(self, field.name)
             if value is None:
                 continue
-            if isinstance(value, bool):
-                value = "true" if value else "false"
-            text = str(value)
-            if ";" in text:
-                raise ValueError(f"S3Options.{field.name} may not contain ';'")
-            parts.append(f"s3.{field.name}={text}")
+            group, key = ("cache", field.name[len("cache_"):]) \
+                if field.name.startswith("cache_") else ("s3", field.name)
+            parts.append(_option(group, key, value, f"S3Options.{field.name}"))
         return ";".join(parts)
 
 
-def storage_attr(s3) -> str:
-    """The ops' `storage_options` attr for these settings."""
-    if s3 is None:
-        return ""
-    if not isinstance(s3, S3Options):
+def _option(group, key, value, what):
+    if isinstance(value, bool):
+        value = "true" if value else "false"
+    text = os.fspath(value) if isinstance(value, os.PathLike) else str(value)
+    if ";" in text:
+        raise ValueError(f"{what} may not contain ';'")
+    return f"{group}.{key}={text}"
+
+
+def storage_attr(s3, cache_dir=None, cache_size=None, cache_mounts=None) -> str:
+    """The ops' `storage_options` attr for these settings; the cache_*
+    arguments (FFMRecordDataset's) win over the S3Options' fields."""
+    if s3 is not None and not isinstance(s3, S3Options):
         raise TypeError(f"s3 must be a tf_ffm.S3Options, got {type(s3).__name__}")
-    return s3.to_attr()
+    if cache_size is not None and (isinstance(cache_size, bool) or
+                                   not isinstance(cache_size, int) or cache_size < 0):
+        raise ValueError(f"cache_size must be a number of bytes >= 0, got {cache_size!r}")
+    if s3 is not None:
+        s3 = dataclasses.replace(
+            s3, cache_dir=s3.cache_dir if cache_dir is None else cache_dir,
+            cache_size=s3.cache_size if cache_size is None else cache_size)
+    elif cache_dir is not None or cache_size is not None:
+        s3 = S3Options(cache_dir=cache_dir, cache_size=cache_size)
+    parts = [] if s3 is None else [s3.to_attr()]
+    if cache_mounts is not None:
+        parts.append(_option("cache", "mounts", bool(cache_mounts), "cache_mounts"))
+    return ";".join(p for p in parts if p)
 
 
 def s3_supported() -> bool:

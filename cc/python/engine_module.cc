@@ -23,6 +23,7 @@
 #include "absl/strings/str_cat.h"
 #include "ffm/index/index_builder.h"
 #include "ffm/index/record_index.h"
+#include "ffm/io/block_cache.h"
 #include "ffm/io/io_stats.h"
 #include "ffm/io/storage.h"
 #include "ffm/tfrecord/format.h"
@@ -313,6 +314,27 @@ PYBIND11_MODULE(_engine, m) {
       },
       py::arg("pattern"), py::arg("storage_options") = "",
       "Sorted URIs matching dir/name-pattern (wildcards in the last component).");
+  m.def(
+      "cache_info",
+      [](const std::string& dir) {
+        BlockCache::DirInfo info = ValueOrThrow([&] {
+          py::gil_scoped_release unlocked;
+          return BlockCache::Inspect(dir);
+        }());
+        return py::make_tuple(info.entries, info.bytes, info.temp_files);
+      },
+      py::arg("dir"),
+      "(entries, bytes, temporary files) of the cache in `dir`.");
+  m.def(
+      "cache_clear",
+      [](const std::string& dir) {
+        return ValueOrThrow([&] {
+          py::gil_scoped_release unlocked;
+          return BlockCache::Clear(dir);
+        }());
+      },
+      py::arg("dir"),
+      "Deletes the cache's entries in `dir` (nothing else); returns the bytes freed.");
   m.def(
       "stats", [] { return IoStats::Global().Snapshot(); },
       "This library's reader counters, in the order of tf_ffm.metrics.FIELDS "

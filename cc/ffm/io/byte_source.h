@@ -27,6 +27,11 @@ class ByteSource {
   // size it tells whether a record index is stale.
   virtual int64_t mtime_ns() const { return 0; }
 
+  // Names this content of the object, "" where unknown: for S3 the ETag and
+  // Last-Modified of the HEAD that opened it. With the URI and size it keys
+  // the local cache, so a changed object is never served from it.
+  virtual std::string version() const { return ""; }
+
   // Whether many concurrent ranged reads beat one sequential reader: true
   // for object stores and FUSE or network mounts, where each request waits
   // on latency; false for a local disk or the page cache, where the

@@ -19,6 +19,7 @@ class ForwardingSource : public ByteSource {
   const std::string& uri() const override { return inner_->uri(); }
   uint64_t size() const override { return inner_->size(); }
   int64_t mtime_ns() const override { return inner_->mtime_ns(); }
+  std::string version() const override { return inner_->version(); }
   bool prefers_parallel_reads() const override {
     return inner_->prefers_parallel_reads();
   }

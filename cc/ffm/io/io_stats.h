@@ -17,12 +17,19 @@ struct IoStats {
   std::atomic<uint64_t> errors{0};
   std::atomic<uint64_t> wait_ns{0};          // consumers blocked on data
   std::atomic<int64_t> bytes_in_flight{0};   // held by all byte budgets
+  // The local block cache (block_cache.h), in blocks except where said.
+  std::atomic<uint64_t> cache_hits{0};
+  std::atomic<uint64_t> cache_misses{0};
+  std::atomic<uint64_t> cache_hit_bytes{0};  // bytes served from the cache
+  std::atomic<uint64_t> cache_evictions{0};
+  std::atomic<uint64_t> cache_corrupt{0};    // entries dropped by a check
+  std::atomic<uint64_t> cache_errors{0};     // entries that could not be written
 
   static IoStats& Global();
 
   // The counters above in this order (tf_ffm.metrics.FIELDS names them),
   // read with relaxed loads: each is current, the set is not one instant.
-  static constexpr int kNumFields = 6;
+  static constexpr int kNumFields = 12;
   std::array<int64_t, kNumFields> Snapshot() const;
 };
 

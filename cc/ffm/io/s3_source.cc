@@ -14,6 +14,7 @@
 #include "arrow/filesystem/s3fs.h"
 #include "arrow/io/interfaces.h"
 #include "arrow/io/type_fwd.h"
+#include "arrow/util/key_value_metadata.h"
 #include "ffm/io/io_stats.h"
 #include "ffm/io/retry.h"
 #include "ffm/io/s3_uri.h"
@@ -182,12 +183,13 @@ absl::StatusOr<std::shared_ptr<arrow::fs::S3FileSystem>> SharedFileSystem(
 class S3Source final : public ByteSource {
  public:
   S3Source(std::string uri, std::shared_ptr<arrow::io::RandomAccessFile> file,
-           uint64_t size, RetryPolicy retry)
+           uint64_t size, std::string version, RetryPolicy retry)
       : uri_(std::move(uri)), file_(std::move(file)), size_(size),
-        retry_(retry) {}
+        version_(std::move(version)), retry_(retry) {}
 
   const std::string& uri() const override { return uri_; }
   uint64_t size() const override { return size_; }
+  std::string version() const override { return version_; }
 
   // One budget per call: at most max_attempts failed GETs and no new attempt
   // past the deadline. A body that ended early is resumed from the first
@@ -229,9 +231,26 @@ class S3Source final : public ByteSource {
   const std::string uri_;
   const std::shared_ptr<arrow::io::RandomAccessFile> file_;
   const uint64_t size_;
+  const std::string version_;
   const RetryPolicy retry_;
   mutable std::atomic<bool> cancelled_{false};
 };
+
+// The ETag and Last-Modified of the HEAD that opened `file` (Arrow keeps
+// the response headers as the file's metadata; no request is sent), "" if
+// the server sent neither.
+std::string VersionOf(arrow::io::RandomAccessFile& file) {
+  auto metadata = file.ReadMetadata();
+  if (!metadata.ok() || *metadata == nullptr) return "";
+  std::string out;
+  for (const char* key : {"ETag", "Last-Modified"}) {
+    auto value = (*metadata)->Get(key);
+    if (value.ok() && !value->empty()) {
+      absl::StrAppend(&out, out.empty() ? "" : " ", key, "=", *value);
+    }
+  }
+  return out;
+}
 
 // A 404 on an object does not say whether the key or the bucket is missing:
 // ask for the bucket (one HEAD, on the error path only) and name it.
@@ -269,8 +288,10 @@ absl::StatusOr<std::unique_ptr<ByteSource>> OpenS3Source(
     return absl::OkStatus();
   });
   if (!s.ok()) return NameMissingBucket(**fs, parsed->bucket, s);
-  return std::unique_ptr<ByteSource>(
-      new S3Source(uri, std::move(file), static_cast<uint64_t>(size), policy));
+  std::string version = VersionOf(*file);
+  return std::unique_ptr<ByteSource>(new S3Source(
+      uri, std::move(file), static_cast<uint64_t>(size), std::move(version),
+      policy));
 }
 
 absl::Status WriteS3Object(const std::string& uri, absl::string_view bytes,

@@ -2,6 +2,8 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "ffm/io/cache_config.h"
+#include "ffm/io/caching_source.h"
 #include "ffm/io/posix_backend.h"
 #include "ffm/io/s3_backend.h"
 
@@ -19,6 +21,9 @@ constexpr BackendEntry kBackends[] = {
     {"s3", &MakeS3Backend},
 };
 
+// Option groups that configure a layer over every backend, not a scheme.
+constexpr char kCacheGroup[] = "cache";
+
 }  // namespace
 
 std::string Storage::SchemeOf(absl::string_view uri) {
@@ -32,7 +37,7 @@ absl::StatusOr<std::shared_ptr<Storage>> Storage::Create(
     const StorageOptions& options) {
   auto storage = std::make_shared<Storage>();
   for (const auto& [scheme, settings] : options.by_scheme) {
-    bool known = false;
+    bool known = scheme == kCacheGroup;
     for (const BackendEntry& e : kBackends) known |= scheme == e.scheme;
     if (!known) {
       return absl::InvalidArgumentError(absl::StrCat(
@@ -41,6 +46,11 @@ absl::StatusOr<std::shared_ptr<Storage>> Storage::Create(
   }
   for (const BackendEntry& e : kBackends) {
     storage->backends_.emplace(e.scheme, e.make(options.For(e.scheme)));
+  }
+  absl::StatusOr<CacheConfig> cache = CacheConfig::Make(options.For(kCacheGroup));
+  if (!cache.ok()) return cache.status();
+  if (SourceWrapper wrap = MakeCacheWrapper(*cache)) {
+    storage->AddWrapper(std::move(wrap));
   }
   return storage;
 }

@@ -7,7 +7,9 @@
 // Backends are made when the Storage is; one that cannot be (a malformed
 // AWS_ENDPOINT_URL, a bad option) fails only the URIs of its scheme, naming
 // the URI. Sources pass through the wrappers (e.g. a local cache) in the
-// order they were added. Thread-safe once built.
+// order they were added; the first is the local cache of remote objects
+// when "cache." options or TF_FFM_CACHE_DIR name a directory (see
+// cache_config.h). Thread-safe once built.
 //
 // Adding a scheme (gs://, say): write gs_backend.{h,cc} with a
 // BackendFactory, add one row to kBackends in storage.cc.
@@ -30,7 +32,8 @@ namespace ffm {
 
 class Storage : public std::enable_shared_from_this<Storage> {
  public:
-  // InvalidArgument if `options` names a scheme no backend serves.
+  // InvalidArgument if `options` names a scheme no backend serves (or
+  // bad "cache." options); reads TF_FFM_CACHE_DIR/TF_FFM_CACHE_SIZE now.
   static absl::StatusOr<std::shared_ptr<Storage>> Create(
       const StorageOptions& options);
   // Parses the "scheme.key=value;..." form first.
