@@ -26,7 +26,9 @@ def test_counters_follow_reads(tmp_path):
     assert after["read_requests"] - before["read_requests"] >= 12
     assert after["errors"] == before["errors"]
     assert set(after) == {"bytes_read", "read_requests", "retries", "errors",
-                          "wait_seconds", "bytes_in_flight"}
+                          "wait_seconds", "bytes_in_flight",
+                          "cache_hits", "cache_misses", "cache_hit_bytes",
+                          "cache_evictions", "cache_corrupt", "cache_errors"}
 
 
 def test_bytes_in_flight_return_to_zero_after_iterators_go(tmp_path):

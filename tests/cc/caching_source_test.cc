@@ -155,6 +155,23 @@ TEST_F(CachingSourceTest, ReadsOfAnyAlignmentMatchTheObject) {
   EXPECT_EQ(Read(*source, 3, 0), "");
 }
 
+TEST_F(CachingSourceTest, AWhollyCachedObjectIsReadAsALocalFile) {
+  const std::string data = Pattern(3 * kBlock + 10, 12);
+  auto cold = Open(data);
+  EXPECT_TRUE(cold->prefers_parallel_reads());  // as the inner source
+  EXPECT_EQ(Read(*cold, 0, 2 * kBlock), data.substr(0, 2 * kBlock));
+  EXPECT_TRUE(Open(data)->prefers_parallel_reads());  // two blocks of four
+  EXPECT_EQ(Read(*cold, 0, data.size()), data);
+  auto warm = Open(data);
+  EXPECT_FALSE(warm->prefers_parallel_reads());
+  EXPECT_FALSE(warm->streams_sequential_reads());
+  // Small reads in sequence, as the local reader makes them.
+  std::string got;
+  for (uint64_t at = 0; at < data.size(); at += 1000) got += Read(*warm, at, 1000);
+  EXPECT_EQ(got, data);
+  EXPECT_EQ(stats_->reads.load(), 2);
+}
+
 TEST_F(CachingSourceTest, EmptyObject) {
   auto source = Open("");
   EXPECT_EQ(source->size(), 0u);

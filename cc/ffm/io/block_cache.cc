@@ -172,8 +172,16 @@ std::string BlockCache::EntryPath(const CacheKey& key, uint64_t block) const {
                          key.hash, block);
 }
 
+bool BlockCache::Contains(const CacheKey& key, uint64_t block,
+                          size_t payload_len) const {
+  struct stat st;
+  return stat(EntryPath(key, block).c_str(), &st) == 0 &&
+         static_cast<uint64_t>(st.st_size) ==
+             kHeaderSize + key.identity.size() + payload_len;
+}
+
 bool BlockCache::Read(const CacheKey& key, uint64_t block, size_t payload_len,
-                      size_t skip, size_t n, char* dst) const {
+                      char* dst) const {
   const std::string path = EntryPath(key, block);
   Fd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (fd.get() < 0) return false;
@@ -186,24 +194,14 @@ bool BlockCache::Read(const CacheKey& key, uint64_t block, size_t payload_len,
               std::memcmp(head.data(), expected_head.data(), 8) == 0 &&
               std::memcmp(head.data() + 12, expected_head.data() + 12,
                           head.size() - 12) == 0;
-  // A read of the whole block goes straight to `dst`; a part of one needs
-  // the whole block for its checksum.
-  const bool whole = skip == 0 && n == payload_len;
-  std::string scratch;
-  char* payload = dst;
-  if (good && !whole) {
-    scratch.resize(payload_len);
-    payload = scratch.data();
-  }
-  good = good && PreadFull(fd.get(), payload, payload_len, head.size()) &&
+  good = good && PreadFull(fd.get(), dst, payload_len, head.size()) &&
          absl::little_endian::Load32(head.data() + 8) ==
-             EntryCrc(head, absl::string_view(payload, payload_len));
+             EntryCrc(head, absl::string_view(dst, payload_len));
   if (!good) {
     unlink(path.c_str());  // fetched and written again by the caller
     Count(IoStats::Global().cache_corrupt);
     return false;
   }
-  if (!whole) std::memcpy(dst, payload + skip, n);
   // Recently used: the mtime orders eviction (atime may be off or lazy).
   if (time(nullptr) - st.st_mtime >= 1) futimens(fd.get(), nullptr);
   return true;

@@ -82,11 +82,15 @@ class BlockCache {
 
   const CacheConfig& config() const { return config_; }
 
-  // Copies bytes [skip, skip + n) of `block` (payload_len bytes long) into
-  // `dst` if a valid entry is there; false on a miss (a bad entry is
-  // deleted and counted as corrupt).
+  // Reads `block` (payload_len bytes long) into `dst` if a valid entry is
+  // there; false on a miss (a bad entry is deleted and counted as corrupt,
+  // and `dst` may hold part of it).
   bool Read(const CacheKey& key, uint64_t block, size_t payload_len,
-            size_t skip, size_t n, char* dst) const;
+            char* dst) const;
+
+  // Whether an entry of the right size is there (not verified: a later
+  // Read may still miss).
+  bool Contains(const CacheKey& key, uint64_t block, size_t payload_len) const;
 
   // Publishes `payload` as `block`; a failure is counted, not returned.
   void Write(const CacheKey& key, uint64_t block, absl::string_view payload);
