@@ -82,3 +82,21 @@ def test_mount_missing_file_is_not_found(mounted):
     assert_same_records(got, data.records[data.files[0]])
     assert isinstance(err, tf.errors.NotFoundError)
     assert missing in err.message
+
+
+def test_mount_cached_only_when_asked(mounted, stock, tmp_path):
+    data, paths = mounted
+    want = stock(data, None)
+    cache = str(tmp_path / "cache")
+    before = tf_ffm.stats()
+    assert_same_records(as_list(tf_ffm.FFMRecordDataset(paths, cache_dir=cache)), want)
+    assert tf_ffm.stats()["cache_misses"] == before["cache_misses"]  # mounts: opt-in
+    ds = tf_ffm.FFMRecordDataset(paths, cache_dir=cache, cache_mounts=True)
+    assert_same_records(as_list(ds), want)
+    first = tf_ffm.stats()
+    assert first["cache_misses"] > before["cache_misses"]
+    assert_same_records(as_list(ds), want)
+    second = tf_ffm.stats()
+    assert second["cache_misses"] == first["cache_misses"]
+    assert second["cache_hit_bytes"] - first["cache_hit_bytes"] == \
+        sum(os.path.getsize(f) for f in data.files)

@@ -18,6 +18,7 @@
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "ffm/io/io_stats.h"
+#include "ffm/io/storage.h"
 #include "test_util.h"
 
 namespace ffm {
@@ -310,6 +311,22 @@ TEST_F(CachingSourceTest, WrapperCachesRemoteObjectsWithAVersionOnly) {
   raw = local.get();
   EXPECT_EQ(wrap(std::move(local)).get(), raw);  // a path: mounts not asked for
   EXPECT_EQ(MakeCacheWrapper(CacheConfig{}), nullptr);
+  // Asked for by another Storage over the same directory: a mount (parallel
+  // reads preferred) is cached, whatever the first one chose.
+  CacheConfig with_mounts = config_;
+  with_mounts.mounts = true;
+  local = std::make_unique<Versioned>(
+      std::make_unique<StringSource>("/mnt/data/a", "abc"), "e");
+  raw = local.get();
+  EXPECT_NE(MakeCacheWrapper(with_mounts)(std::move(local)).get(), raw);
+}
+
+TEST_F(CachingSourceTest, StorageTakesCacheOptions) {
+  EXPECT_TRUE(Storage::Create(absl::StrCat("cache.dir=", dir_, ";cache.size=1G")).ok());
+  EXPECT_TRUE(StatusIs(Storage::Create("cache.colour=red").status(),
+                       absl::StatusCode::kInvalidArgument, {"colour"}));
+  EXPECT_TRUE(StatusIs(Storage::Create("cache.size=big").status(),
+                       absl::StatusCode::kInvalidArgument, {"size", "big"}));
 }
 
 TEST(CacheConfigTest, EnvironmentThenOptions) {

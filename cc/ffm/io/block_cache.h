@@ -73,8 +73,8 @@ struct CacheKey {
 
 class BlockCache {
  public:
-  // The process's cache for config.dir (one per directory, so its size
-  // estimate covers every reader). Never fails: a directory that cannot be
+  // The process's cache for config.dir (one per directory and size, so its
+  // size estimate covers every reader); config.mounts is not its concern. Never fails: a directory that cannot be
   // made only fails the writes.
   static std::shared_ptr<BlockCache> Shared(const CacheConfig& config);
 

@@ -148,11 +148,13 @@ std::string CacheIdentity(const ByteSource& source) {
 SourceWrapper MakeCacheWrapper(const CacheConfig& config) {
   if (!config.enabled()) return nullptr;
   std::shared_ptr<BlockCache> cache = BlockCache::Shared(config);
-  return [cache](std::unique_ptr<ByteSource> inner) -> std::unique_ptr<ByteSource> {
+  // `mounts` is this Storage's choice; the shared cache may have been made
+  // for another.
+  return [cache, mounts = config.mounts](
+             std::unique_ptr<ByteSource> inner) -> std::unique_ptr<ByteSource> {
     // Local disks are as fast as the cache; mounts only when asked.
     const bool remote = !Storage::SchemeOf(inner->uri()).empty();
-    const bool wanted = remote || (cache->config().mounts &&
-                                   inner->prefers_parallel_reads());
+    const bool wanted = remote || (mounts && inner->prefers_parallel_reads());
     std::string identity = wanted ? CacheIdentity(*inner) : "";
     if (identity.empty()) return inner;
     return std::make_unique<CachingSource>(std::move(inner), cache,
