@@ -151,14 +151,16 @@ def test_invalid_bucket_in_glob_is_invalid_argument(moto_s3):
     assert "Bad_Bucket" in info.value.message
 
 
-def test_every_s3_options_field_is_a_key_the_engine_accepts(bucket):
-    """tf_ffm.S3Options and S3Config::Apply stay in sync: every field, set,
-    reaches the engine as a known key (an unknown one is InvalidArgument)."""
+def test_every_s3_options_field_is_a_key_the_engine_accepts(bucket, tmp_path):
+    """tf_ffm.S3Options and S3Config::Apply (CacheConfig for the cache_*
+    fields) stay in sync: every field, set, reaches the engine as a known key
+    (an unknown one is InvalidArgument)."""
     import dataclasses
     given = dict(endpoint_url=os.environ["AWS_ENDPOINT_URL"], region="us-east-1",
                  anonymous=False, ca_file="/nonexistent-unused-over-http.pem",
                  verify_tls=True, max_attempts=3, connect_timeout=5.0,
-                 request_timeout=10.0, read_deadline=20.0)
+                 request_timeout=10.0, read_deadline=20.0,
+                 cache_dir=str(tmp_path), cache_size=1 << 30)
     assert {f.name for f in dataclasses.fields(tf_ffm.S3Options)} == set(given)
     s3 = tf_ffm.S3Options(**given)
     assert read_all(uri("good.tfrecord"), s3=s3) == RECORDS
