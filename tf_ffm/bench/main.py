@@ -5,7 +5,9 @@ in every way a user writes them.
                             # autotune, batched, 1 run per cell
     tf-ffm bench            # ~23-25 min on 2 cores: 512 MiB datasets (4 files), read
                             # modes none, n, autotune, gen batched, and none, gen
-                            # element by element; 3 runs per cell of >= 2 s each
+                            # element by element; 3 runs per cell of >= 2 s each;
+                            # then ~5 min of epoch 1 / epoch 2 runs, cache off
+                            # and on (--no-epoch2: none)
     tf-ffm bench --profiles local --readers ffm --read-modes gen --data DIR
 
 Generates the datasets (once; see datagen), starts the loopback servers the
@@ -13,7 +15,9 @@ profiles need (see profiles), runs every (profile, dataset, consumption,
 reader, read mode) cell `--repeats` times in fresh subprocesses, the cells'
 order rotated each repeat, plus the raw ceiling of each storage, and writes
 bench.txt, bench.json and bench.png to --out (median, min-max and an
-"unstable" flag per cell, with the machine's state; see report).
+"unstable" flag per cell, with the machine's state; see report). With
+--epoch2, the mount and s3 profiles also get the epoch 1 / epoch 2 table of
+tf-ffm's local cache (see epochs).
 """
 import argparse
 import contextlib
@@ -24,8 +28,8 @@ import sys
 import threading
 import time
 
-from tf_ffm.bench import (datagen, labels, machine, output, profiles as profiles_mod, report,
-                          runner)
+from tf_ffm.bench import (datagen, epochs as epochs_mod, labels, machine, output,
+                          profiles as profiles_mod, report, runner)
 from tf_ffm.bench.worker import DEFAULT_N
 
 QUICK_SIZE_MB = 64
@@ -120,6 +124,10 @@ def add_arguments(parser):
                              f"(default {QUIET_WAIT_S:g}, --quick 0: neither). Waits and "
                              f"re-runs stop after {QUIET_BUDGET_S:g} s in all, so a busy "
                              "machine costs at most that; flags still say \"busy\"")
+    parser.add_argument("--epoch2", action=argparse.BooleanOptionalAction, default=None,
+                        help="also run ffm for two epochs on the mount and s3 profiles "
+                             "with the local cache off and on: epoch 1 and epoch 2 "
+                             "MB/s (default: on, --quick: off)")
     parser.add_argument("--latency-ms", type=float, default=20.0,
                         help="emulated S3 first-byte latency per request (20)")
     parser.add_argument("--rate", default="90m",
@@ -138,6 +146,7 @@ def _resolve(args):
     # would be over before a reader's window of ranged reads has grown.
     opts.shards = args.shards or (1 if args.quick else 4)
     opts.repeats = args.repeats or (1 if args.quick else 3)
+    opts.epoch2 = (not args.quick) if args.epoch2 is None else args.epoch2
     opts.min_seconds = (args.min_seconds if args.min_seconds is not None
                         else 0.5 if args.quick else MIN_SECONDS)
     opts.consumption = args.consumption or (
@@ -179,12 +188,14 @@ def _prepare_datasets(opts, log):
     return out
 
 
-def _plan(profiles, consumptions, repeats, elementwise_read_modes=None):
+def _plan(profiles, consumptions, repeats, elementwise_read_modes=None, epoch2=False):
     """Ordered work: per repeat, per profile and dataset, the ceiling then, per
     consumption, every cell, the cells' order rotated by one each repeat (so no
     cell always runs first, or always right after the same one).
 
     elementwise_read_modes: the read modes run element by element (all if None).
+    epoch2: then, on the remote profiles, two-epoch runs with the cache off
+    and on ("epochs:off", "epochs:on"; their order alternated each repeat).
     """
     items = []
     for rep in range(repeats):
@@ -201,10 +212,15 @@ def _plan(profiles, consumptions, repeats, elementwise_read_modes=None):
                                 is not None and cell.read_mode not in elementwise_read_modes):
                             continue
                         items.append(("run", prof, dataset, cell, consumption, rep))
+                cell = epochs_mod.cells_of(prof).get(dataset) if epoch2 else None
+                if cell is not None:
+                    kinds = ["epochs:off", "epochs:on"][::1 if rep % 2 == 0 else -1]
+                    items += [(k, prof, dataset, cell, epochs_mod.CONSUMPTION, rep)
+                              for k in kinds]
     return items
 
 
-def _execute(plan, opts, runs, ceilings, log):
+def _execute(plan, opts, runs, ceilings, log, epoch_runs=None):
     from tqdm import tqdm
 
     warned = set()
@@ -225,6 +241,10 @@ def _execute(plan, opts, runs, ceilings, log):
                 ceilings.append({"profile": prof.name, "dataset": dataset,
                                  "repeat": rep, **c})
                 continue
+            if kind.startswith("epochs:"):
+                epoch_runs.append(_two_epochs(prof, dataset, cell, kind == "epochs:on",
+                                              rep, opts, budget, lambda m: log(m, bar)))
+                continue
             where = f"{prof.name}/{dataset}/{consumption}/{cell.label}"
             bar.set_postfix_str(where)
             entry = {"profile": prof.name, "dataset": dataset, "reader": cell.label,
@@ -240,6 +260,22 @@ def _execute(plan, opts, runs, ceilings, log):
                 warned.add((prof.name, cell.label))
                 log(f"warning: {prof.name}/{cell.label}: {warning}", bar)
             runs.append(entry)
+
+
+def _two_epochs(prof, dataset, cell, cache, rep, opts, budget, log):
+    """One run of exactly two epochs (see epochs.py), as an epoch_runs entry."""
+    entry = {"profile": prof.name, "dataset": dataset, "reader": cell.label,
+             "cache": cache, "repeat": rep, "result": None, "error": None}
+    try:
+        entry["result"] = runner.run_worker(
+            cell.reader, cell.read_mode, cell.target, epochs_mod.CONSUMPTION,
+            min_epochs=2, cache=cache, n=opts.parallel_reads,
+            quiet_wait_s=min(opts.quiet_wait, max(0.0, budget["s"])))
+        budget["s"] -= entry["result"].get("quiet_wait_s") or 0.0
+    except runner.WorkerError as e:
+        entry["error"] = str(e)
+        log(f"{prof.name}/{dataset}/epochs (cache {'on' if cache else 'off'}): {e}")
+    return entry
 
 
 def _measure(cell, consumption, opts, budget):
@@ -308,7 +344,7 @@ def run(args) -> int:
     except (OSError, ValueError) as e:
         print(f"tf-ffm bench: {e}", file=sys.stderr)
         return 2
-    runs, ceilings, skipped = [], [], {}
+    runs, ceilings, skipped, epoch_runs = [], [], {}, []
     machine_before = machine.state()
     interrupted = False
     started = time.time()
@@ -327,7 +363,8 @@ def run(args) -> int:
             for prof in profs:
                 log(f"profile {prof.name}: {prof.note}")
             _execute(_plan(profs, opts.consumption, opts.repeats,
-                           opts.elementwise_read_modes), opts, runs, ceilings, log)
+                           opts.elementwise_read_modes, opts.epoch2),
+                     opts, runs, ceilings, log, epoch_runs)
         except KeyboardInterrupt:
             interrupted = True
             log("\ninterrupted: stopping servers; the report covers what was measured")
@@ -350,14 +387,14 @@ def run(args) -> int:
     if not runs:
         log("no measurement finished")
         return 130 if interrupted else 1
-    paths = output.write_all(out_dir, runs, ceilings, meta)
+    paths = output.write_all(out_dir, runs, ceilings, meta, epoch_runs=epoch_runs)
     print()
     print(paths["text"])
     for name, reason in skipped.items():
         print(f"skipped {name}: {reason}")
     print(f"\nwrote {paths['table']}, {paths['json']}"
           + (f", {paths['chart']}" if "chart" in paths else ""))
-    failed = sum(1 for r in runs if r["error"])
+    failed = sum(1 for r in runs + epoch_runs if r["error"])
     if interrupted:
         return 130
     return 1 if failed else 0

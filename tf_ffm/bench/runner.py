@@ -19,8 +19,10 @@ import http.client
 import json
 import os
 import resource
+import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.parse
@@ -70,10 +72,13 @@ def group_cpu_s(pgid) -> float:
 
 
 def worker_command(reader, read_mode, target, consumption, limit=None, min_seconds=0.0,
-                   n=None, python=None):
+                   n=None, python=None, min_epochs=1, cache_dir=None):
     cmd = [python or sys.executable, "-m", "tf_ffm.bench.worker",
            "--reader", reader, "--read-mode", read_mode, "--consumption", consumption,
-           "--file-bytes", str(target.total_bytes), "--min-seconds", str(min_seconds)]
+           "--file-bytes", str(target.total_bytes), "--min-seconds", str(min_seconds),
+           "--min-epochs", str(min_epochs)]
+    if cache_dir:
+        cmd += ["--cache-dir", cache_dir]
     if n:
         cmd += ["--n", str(n)]
     if limit:
@@ -94,10 +99,13 @@ def _setup_counters(target):
 
 
 def run_worker(reader, read_mode, target, consumption, limit=None, *, min_seconds=0.0,
-               n=None, timeout_s=1800, warm=True, quiet_wait_s=0.0):
+               n=None, timeout_s=1800, warm=True, quiet_wait_s=0.0, min_epochs=1,
+               cache=False):
     """One measurement in a fresh interpreter; returns the worker's JSON dict.
 
-    min_seconds: whole epochs are read again until this much time has passed.
+    min_seconds: whole epochs are read again until this much time has passed
+    (and at least min_epochs). cache: the ffm reader caches in a directory
+    made empty for this run (epoch 1 fills it) and deleted after it.
     Added to the result: "loadavg" (1/5/15 min, before the run), and the CPU
     seconds during the run of target.helper_pgid ("helper_cpu_s", e.g. the
     rclone mount) and of target.server_pgids ("server_cpu_s", nginx) with the
@@ -118,13 +126,18 @@ def run_worker(reader, read_mode, target, consumption, limit=None, *, min_second
     helper0, server0, disk0 = _setup_counters(target)
     started = time.perf_counter()
     name = f"{reader}_{read_mode}/{consumption}"
+    cache_dir = tempfile.mkdtemp(prefix="tf-ffm-bench-cache-") if cache else None
     try:
         proc = subprocess.run(
-            worker_command(reader, read_mode, target, consumption, limit, min_seconds, n),
+            worker_command(reader, read_mode, target, consumption, limit, min_seconds, n,
+                           min_epochs=min_epochs, cache_dir=cache_dir),
             env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True,
             timeout=timeout_s)
     except subprocess.TimeoutExpired as e:
         raise WorkerError(f"{name}: no result after {timeout_s} s") from e
+    finally:
+        if cache_dir:
+            shutil.rmtree(cache_dir, ignore_errors=True)
     helper1, server1, disk1 = _setup_counters(target)
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
     tail = "\n".join(proc.stderr.strip().splitlines()[-6:])

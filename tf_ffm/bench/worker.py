@@ -2,11 +2,13 @@
 
     python -m tf_ffm.bench.worker --reader stock|ffm \
         --read-mode none|n|autotune|gen [--n 4] --consumption batched|elementwise \
-        [--limit-records N] [--min-seconds S] [--file-bytes B] --files F1 F2 ...
+        [--limit-records N] [--min-seconds S] [--min-epochs E] [--file-bytes B] \
+        [--cache-dir DIR] --files F1 F2 ...
 
 prints one JSON object on the last line of stdout:
     {"reader", "read_mode", "consumption", "records", "bytes", "bytes_exact",
-     "epochs", "epoch_wall_s", "wall_s", "first_record_s", "cpu_s", "peak_rss_mb", "counters"}
+     "epochs", "epoch_wall_s", "epoch_bytes", "cache", "wall_s", "first_record_s",
+     "cpu_s", "peak_rss_mb", "counters"}
 
 Readers, read modes (labels.READ_MODES): what a user writes, for both
 readers, with the same consumption code:
@@ -30,6 +32,7 @@ was read, estimated from a sample otherwise) so the loop does nothing but
 iterate.
 """
 import argparse
+import functools
 import json
 import os
 import resource
@@ -63,8 +66,9 @@ def _cpu_s():
     return ru.ru_utime + ru.ru_stime
 
 
-def make_dataset(reader, read_mode, files, n=DEFAULT_N):
-    """The dataset a user would write for (reader, read_mode)."""
+def make_dataset(reader, read_mode, files, n=DEFAULT_N, cache_dir=None):
+    """The dataset a user would write for (reader, read_mode); cache_dir: the
+    ffm reader's local cache (mounts included), None for none."""
     import tensorflow as tf
 
     if reader == "stock":
@@ -73,6 +77,8 @@ def make_dataset(reader, read_mode, files, n=DEFAULT_N):
         import tf_ffm  # only this reader loads the op library
 
         cls = tf_ffm.FFMRecordDataset
+        if cache_dir:
+            cls = functools.partial(cls, cache_dir=cache_dir, cache_mounts=True)
     else:
         raise ValueError(f"unknown reader {reader!r}; expected one of {READERS}")
     files = list(files)
@@ -125,18 +131,20 @@ def _sample_mean_payload(reader, files, n=256):
 
 
 def measure(reader, read_mode, files, consumption, limit=None, file_bytes=None,
-            min_seconds=0.0, n=DEFAULT_N):
+            min_seconds=0.0, n=DEFAULT_N, cache_dir=None, min_epochs=1):
     """Read `files` as (reader, read_mode) consumed `consumption`; return the
     measurement.
 
     Whole epochs (a new iterator each, as in training) are read until
     `min_seconds` have passed, so short datasets still give a stable rate;
     `limit` caps the records over all epochs. file_bytes: the files' total
-    size (needed element by element for s3:// URIs).
+    size (needed element by element for s3:// URIs). min_epochs: read at
+    least this many epochs (epoch 2 of a cached run). cache_dir: see
+    make_dataset.
     """
     import tensorflow as tf
 
-    ds = make_dataset(reader, read_mode, files, n)
+    ds = make_dataset(reader, read_mode, files, n, cache_dir)
     if consumption == "batched":
         pipeline, consume = ds.batch(BATCH).prefetch(tf.data.AUTOTUNE), _consume_batched
     elif consumption == "elementwise":
@@ -145,6 +153,7 @@ def measure(reader, read_mode, files, consumption, limit=None, file_bytes=None,
         raise ValueError(f"unknown consumption {consumption!r}; expected {CONSUMPTIONS}")
     records = nbytes = epochs = 0
     epoch_walls = []  # a run whose epochs differ ~2x was disturbed mid-run
+    epoch_bytes = []
     partial = None  # records of an epoch cut short by the limit (elementwise)
     first = None
     before = machine.counters()
@@ -158,6 +167,7 @@ def measure(reader, read_mode, files, consumption, limit=None, file_bytes=None,
         first = f if first is None else first
         records += r
         limited = bool(limit) and records >= limit
+        before_epoch = nbytes
         if b is not None:
             nbytes += b
         elif limited:
@@ -166,7 +176,9 @@ def measure(reader, read_mode, files, consumption, limit=None, file_bytes=None,
             if file_bytes is None:
                 file_bytes = sum(os.path.getsize(p) for p in files)
             nbytes += file_bytes - FRAMING_BYTES * r
-        if limited or r == 0 or time.perf_counter() - t0 >= min_seconds:
+        epoch_bytes.append(nbytes - before_epoch)
+        if limited or r == 0 or (epochs >= min_epochs
+                                 and time.perf_counter() - t0 >= min_seconds):
             break
     wall = time.perf_counter() - t0
     cpu = _cpu_s() - cpu0
@@ -175,7 +187,8 @@ def measure(reader, read_mode, files, consumption, limit=None, file_bytes=None,
         nbytes += int(partial * _sample_mean_payload(reader, files))
     return {"reader": reader, "read_mode": read_mode, "consumption": consumption,
             "records": records, "bytes": nbytes, "bytes_exact": not partial,
-            "epochs": epochs, "epoch_wall_s": epoch_walls, "wall_s": wall, "first_record_s": first, "cpu_s": cpu,
+            "epochs": epochs, "epoch_wall_s": epoch_walls, "epoch_bytes": epoch_bytes,
+            "cache": bool(cache_dir), "wall_s": wall, "first_record_s": first, "cpu_s": cpu,
             "peak_rss_mb": _peak_rss_mb(), "counters": counters,
             "cpus_allowed": sorted(os.sched_getaffinity(0))}
 
@@ -194,6 +207,10 @@ def build_parser():
                    help="read whole epochs again until this much time has passed")
     p.add_argument("--file-bytes", type=int, default=None,
                    help="total size of the files (for s3:// URIs)")
+    p.add_argument("--min-epochs", type=int, default=1,
+                   help="read at least this many epochs")
+    p.add_argument("--cache-dir", default=None,
+                   help="the ffm reader's local cache directory (mounts too)")
     p.add_argument("--files", nargs="+", required=True)
     return p
 
@@ -201,7 +218,8 @@ def build_parser():
 def main(argv=None):
     args = build_parser().parse_args(argv)
     result = measure(args.reader, args.read_mode, args.files, args.consumption,
-                     args.limit_records, args.file_bytes, args.min_seconds, args.n)
+                     args.limit_records, args.file_bytes, args.min_seconds, args.n,
+                     args.cache_dir, args.min_epochs)
     sys.stdout.write("\n" + json.dumps(result) + "\n")
     sys.stdout.flush()
     return 0
