@@ -11,9 +11,11 @@
 #include <atomic>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "ffm/index/index_store.h"
 #include "ffm/index/record_index.h"
 #include "ffm/reader/random_reader.h"
 #include "ffm/reader/read_plan.h"
@@ -32,6 +34,7 @@ constexpr char kDatasetType[] = "FFMIndexed";
 
 struct IndexedParams {
   std::string shuffle;
+  bool index_is_path = false;
   ffm::PlanOptions plan;  // epoch set per iterator
   bool reshuffle_each_iteration = true;
   ReaderAttrs reader;
@@ -40,13 +43,14 @@ struct IndexedParams {
 
 class IndexedDataset : public RecordDatasetBase {
  public:
+  // `index_input`: the index's bytes, or its path (params.index_is_path).
   IndexedDataset(OpKernelContext* ctx, std::vector<std::string> files,
-                 std::string index_bytes,
+                 std::string index_input,
                  std::shared_ptr<const ffm::RecordIndex> index,
                  IndexedParams params)
       : RecordDatasetBase(DatasetContext(ctx)),
         files_(std::move(files)),
-        index_bytes_(std::move(index_bytes)),
+        index_input_(std::move(index_input)),
         index_(std::move(index)),
         params_(std::move(params)),
         sources_(index_, params_.storage->Opener()) {}
@@ -103,7 +107,9 @@ class IndexedDataset : public RecordDatasetBase {
           "index ", i, " is out of range for a dataset of ", ShardSize(),
           " records"));
     }
-    return ffm::ReadIndexedRecord(*index_, &sources_, RecordAt(i),
+    absl::StatusOr<uint64_t> record = RecordAt(i);
+    if (!record.ok()) return record.status();
+    return ffm::ReadIndexedRecord(*index_, &sources_, *record,
                                   params_.reader.verify_crc, allocate);
   }
 
@@ -124,14 +130,15 @@ class IndexedDataset : public RecordDatasetBase {
                                   Node** output) const override {
     Node *filenames, *index, *seed;
     TF_RETURN_IF_ERROR(b->AddVector(files_, &filenames));
-    TF_RETURN_IF_ERROR(b->AddScalar(tstring(index_bytes_), &index));
+    TF_RETURN_IF_ERROR(b->AddScalar(tstring(index_input_), &index));
     TF_RETURN_IF_ERROR(
         b->AddScalar(static_cast<int64_t>(params_.plan.seed), &seed));
     GraphAttrs attrs(b);
     attrs.Add("shuffle", params_.shuffle)
         .Add("reshuffle_each_iteration", params_.reshuffle_each_iteration)
         .Add("num_shards", static_cast<int64_t>(params_.plan.num_shards))
-        .Add("shard_index", static_cast<int64_t>(params_.plan.shard_index));
+        .Add("shard_index", static_cast<int64_t>(params_.plan.shard_index))
+        .Add("index_is_path", params_.index_is_path);
     params_.reader.AddTo(&attrs);
     return b->AddDataset(this, {filenames, index, seed}, attrs.list(), output);
   }
@@ -147,27 +154,25 @@ class IndexedDataset : public RecordDatasetBase {
     const uint64_t k = params_.plan.shard_index;
     return ShardStart(k + 1) - ShardStart(k);
   }
-  // The record id at position `i` (< ShardSize()) of the first epoch. In
-  // file order it is computed, so no order of N ids is built.
-  uint64_t RecordAt(int64_t i) const {
-    if (params_.plan.shuffle == ffm::ShuffleMode::kNone) {
-      return ShardStart(params_.plan.shard_index) + static_cast<uint64_t>(i);
+  // The record id at position `i` (< ShardSize()) of the first epoch.
+  absl::StatusOr<uint64_t> RecordAt(int64_t i) const {
+    std::lock_guard<std::mutex> lock(plan_mu_);
+    if (!first_epoch_.has_value()) {
+      absl::StatusOr<ffm::ReadPlan> plan = ffm::ReadPlan::Make(index_, PlanFor(0));
+      if (!plan.ok()) return plan.status();
+      first_epoch_.emplace(*std::move(plan));
     }
-    std::lock_guard<std::mutex> lock(order_mu_);
-    if (first_epoch_order_.empty()) {
-      first_epoch_order_ = ffm::EpochOrder(*index_, PlanFor(0));
-    }
-    return first_epoch_order_[i];
+    return first_epoch_->RecordAt(static_cast<uint64_t>(i));
   }
 
   const std::vector<std::string> files_;
-  const std::string index_bytes_;
+  const std::string index_input_;
   const std::shared_ptr<const ffm::RecordIndex> index_;
   const IndexedParams params_;
   mutable ffm::IndexedSources sources_;  // for Get(); thread-safe
   mutable std::atomic<uint64_t> next_epoch_{0};
-  mutable std::mutex order_mu_;
-  mutable std::vector<uint64_t> first_epoch_order_;
+  mutable std::mutex plan_mu_;
+  mutable std::optional<ffm::ReadPlan> first_epoch_;
 };
 
 class IndexedIterator
@@ -177,8 +182,8 @@ class IndexedIterator
       : RecordIterator(params, kDatasetType) {}
 
  protected:
-  ffm::RandomReader* ReaderFor(IteratorContext* ctx) override {
-    if (reader_ == nullptr) StartEpoch(dataset()->NextEpoch());
+  absl::StatusOr<ffm::RandomReader*> ReaderFor(IteratorContext* ctx) override {
+    if (reader_ == nullptr) TF_RETURN_IF_ERROR(StartEpoch(dataset()->NextEpoch()));
     return reader_.get();
   }
 
@@ -203,7 +208,7 @@ class IndexedIterator
     TF_RETURN_IF_ERROR(
         writer->WriteScalar(prefix(), ckpt::kElementCount, element_count_));
     if (by_index_) return absl::OkStatus();  // no reader, no epoch of its own
-    if (reader_ == nullptr) StartEpoch(dataset()->NextEpoch());
+    if (reader_ == nullptr) TF_RETURN_IF_ERROR(StartEpoch(dataset()->NextEpoch()));
     TF_RETURN_IF_ERROR(
         writer->WriteScalar(prefix(), ckpt::kEpoch, static_cast<int64_t>(epoch_)));
     return writer->WriteScalar(prefix(), ckpt::kPosition,
@@ -236,13 +241,16 @@ class IndexedIterator
     if (epoch < 0 || position < 0) {
       return absl::DataLossError("FFMIndexedDataset checkpoint is corrupt");
     }
-    StartEpoch(static_cast<uint64_t>(epoch));
+    TF_RETURN_IF_ERROR(StartEpoch(static_cast<uint64_t>(epoch)));
     return reader_->SkipTo(static_cast<uint64_t>(position));
   }
 
  private:
-  void StartEpoch(uint64_t epoch) TF_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+  absl::Status StartEpoch(uint64_t epoch) TF_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     const IndexedParams& p = dataset()->params();
+    absl::StatusOr<ffm::ReadPlan> plan =
+        ffm::ReadPlan::Make(dataset()->index(), dataset()->PlanFor(epoch));
+    if (!plan.ok()) return plan.status();
     epoch_ = epoch;
     ffm::RandomReaderOptions options;
     options.verify_crc = p.reader.verify_crc;
@@ -250,9 +258,8 @@ class IndexedIterator
     options.io_threads = static_cast<int>(p.reader.io_threads);
     reader_.reset();
     reader_ = std::make_unique<ffm::RandomReader>(
-        dataset()->index(),
-        ffm::MakeReadPlan(*dataset()->index(), dataset()->PlanFor(epoch)),
-        p.storage->Opener(), options);
+        dataset()->index(), *std::move(plan), p.storage->Opener(), options);
+    return absl::OkStatus();
   }
 
   uint64_t epoch_ TF_GUARDED_BY(mu_) = 0;
@@ -279,6 +286,7 @@ class FFMIndexedDatasetOp : public DatasetOpKernel {
                                      &params_.reshuffle_each_iteration));
     OP_REQUIRES_OK(ctx, ctx->GetAttr("num_shards", &num_shards));
     OP_REQUIRES_OK(ctx, ctx->GetAttr("shard_index", &shard_index));
+    OP_REQUIRES_OK(ctx, ctx->GetAttr("index_is_path", &params_.index_is_path));
     OP_REQUIRES(ctx, num_shards >= 1 && shard_index >= 0 && shard_index < num_shards,
                 absl::InvalidArgumentError(absl::StrCat(
                     "shard=(", num_shards, ", ", shard_index,
@@ -294,12 +302,29 @@ class FFMIndexedDatasetOp : public DatasetOpKernel {
   void MakeDataset(OpKernelContext* ctx, DatasetBase** output) override {
     const Tensor* filenames;
     OP_REQUIRES_OK(ctx, ctx->input("filenames", &filenames));
-    tstring index_bytes;
+    tstring index_input;
     int64_t seed;
-    OP_REQUIRES_OK(ctx, ParseScalarArgument<tstring>(ctx, "index", &index_bytes));
+    OP_REQUIRES_OK(ctx, ParseScalarArgument<tstring>(ctx, "index", &index_input));
     OP_REQUIRES_OK(ctx, ParseScalarArgument<int64_t>(ctx, "seed", &seed));
-    auto index = ffm::RecordIndex::Parse(
-        absl::string_view(index_bytes.data(), index_bytes.size()), "index");
+    IndexedParams params = params_;
+    params.plan.seed = static_cast<uint64_t>(seed);
+    absl::StatusOr<std::shared_ptr<ffm::Storage>> storage =
+        params_.reader.MakeStorage();
+    OP_REQUIRES_OK(ctx, storage.status());
+    params.storage = *std::move(storage);
+    absl::StatusOr<std::shared_ptr<const ffm::RecordIndex>> index;
+    if (params.index_is_path) {
+      index = ffm::OpenIndexFile(std::string(index_input),
+                                 params.storage->Opener());
+    } else {
+      absl::StatusOr<ffm::RecordIndex> parsed = ffm::RecordIndex::Parse(
+          absl::string_view(index_input.data(), index_input.size()), "index");
+      if (parsed.ok()) {
+        index = std::make_shared<const ffm::RecordIndex>(*std::move(parsed));
+      } else {
+        index = parsed.status();
+      }
+    }
     OP_REQUIRES_OK(ctx, index.status());
     std::vector<std::string> files;
     for (int64_t i = 0; i < filenames->NumElements(); ++i) {
@@ -307,25 +332,17 @@ class FFMIndexedDatasetOp : public DatasetOpKernel {
     }
     // The index must describe exactly these files, in this order: record
     // numbers are defined by it.
-    bool same = files.size() == index->files().size();
+    bool same = files.size() == (*index)->files().size();
     for (size_t i = 0; same && i < files.size(); ++i) {
-      same = files[i] == index->files()[i].uri;
+      same = files[i] == (*index)->files()[i].uri;
     }
     OP_REQUIRES(ctx, same,
                 absl::InvalidArgumentError(absl::StrCat(
-                    "the index covers ", index->files().size(),
+                    "the index covers ", (*index)->files().size(),
                     " files that differ from the ", files.size(),
                     " filenames given; build the index from the same list")));
-    IndexedParams params = params_;
-    params.plan.seed = static_cast<uint64_t>(seed);
-    absl::StatusOr<std::shared_ptr<ffm::Storage>> storage =
-        params_.reader.MakeStorage();
-    OP_REQUIRES_OK(ctx, storage.status());
-    params.storage = *std::move(storage);
-    *output = new IndexedDataset(
-        ctx, std::move(files), std::string(index_bytes),
-        std::make_shared<const ffm::RecordIndex>(*std::move(index)),
-        std::move(params));
+    *output = new IndexedDataset(ctx, std::move(files), std::string(index_input),
+                                 *std::move(index), std::move(params));
   }
 
  private:
