@@ -258,6 +258,19 @@ TEST_F(CachingSourceTest, TwoReadersRacingForOneBlockFetchItOnce) {
   EXPECT_EQ(stats_->reads.load(), 1);
 }
 
+TEST_F(CachingSourceTest, AHolderThatNeverLetsGoDelaysOnlyUpToLockWait) {
+  config_.lock_wait = absl::Milliseconds(200);
+  const std::string data = Pattern(2 * kBlock, 13);
+  auto source = Open(data);
+  // Another reader holds the lock on both blocks and does not fetch them.
+  BlockCache::RangeLock held(*cache_, CacheKey(CacheIdentity(*source)), 0, 1, nullptr);
+  const absl::Time start = absl::Now();
+  EXPECT_EQ(Read(*source, 0, data.size()), data);
+  EXPECT_GE(absl::Now() - start, absl::Milliseconds(150));
+  EXPECT_EQ(stats_->reads.load(), 1);
+  EXPECT_EQ(Entries().size(), 2u);  // published all the same
+}
+
 TEST_F(CachingSourceTest, UnwritableCacheStillServesEveryRead) {
   config_.dir = "/dev/null/cache";  // cannot be made
   const std::string data = Pattern(2 * kBlock + 1, 9);
