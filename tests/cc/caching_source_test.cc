@@ -173,6 +173,30 @@ TEST_F(CachingSourceTest, AWhollyCachedObjectIsReadAsALocalFile) {
   EXPECT_EQ(stats_->reads.load(), 2);
 }
 
+TEST_F(CachingSourceTest, ConcurrentSmallReadsOfOneSource) {
+  const std::string data = Pattern(6 * kBlock + 77, 14);
+  EXPECT_EQ(Read(*Open(data), 0, data.size()), data);
+  auto source = Open(data);  // wholly cached: small reads share its last block
+  std::vector<std::thread> threads;
+  std::atomic<int> wrong{0};
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      uint32_t x = 12345u + t;
+      for (int i = 0; i < 200; ++i) {
+        x = x * 1664525u + 1013904223u;
+        const uint64_t at = x % data.size();
+        const size_t n = 1 + (x >> 8) % 3000;
+        std::string buf(n, '\0');
+        absl::StatusOr<size_t> got = source->ReadAt(at, n, buf.data());
+        if (!got.ok() || buf.substr(0, *got) != data.substr(at, n)) ++wrong;
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  EXPECT_EQ(wrong.load(), 0);
+  EXPECT_EQ(stats_->reads.load(), 1);
+}
+
 TEST_F(CachingSourceTest, EmptyObject) {
   auto source = Open("");
   EXPECT_EQ(source->size(), 0u);
