@@ -106,35 +106,33 @@ struct Entry {
   fs::path path;
 };
 
-// Every entry under root/data; unreadable parts are skipped (another
-// process may be deleting them).
+// Appends the files directly in `dir`; unreadable ones are skipped
+// (another process may be deleting them).
+void AddFiles(const fs::path& dir, std::vector<Entry>* out) {
+  std::error_code ec;
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end;
+       it.increment(ec)) {
+    std::error_code stat_ec;
+    uint64_t size = it->file_size(stat_ec);
+    fs::file_time_type mtime = it->last_write_time(stat_ec);
+    if (!stat_ec) out->push_back({mtime, size, it->path()});
+  }
+}
+
+// Every entry under root/data.
 std::vector<Entry> ListEntries(const fs::path& root) {
   std::vector<Entry> out;
   std::error_code ec;
   for (fs::directory_iterator shard(root / "data", ec), end; !ec && shard != end;
        shard.increment(ec)) {
-    std::error_code sub_ec;
-    for (fs::directory_iterator it(shard->path(), sub_ec); !sub_ec && it != end;
-         it.increment(sub_ec)) {
-      std::error_code stat_ec;
-      uint64_t size = it->file_size(stat_ec);
-      fs::file_time_type mtime = it->last_write_time(stat_ec);
-      if (!stat_ec) out.push_back({mtime, size, it->path()});
-    }
+    AddFiles(shard->path(), &out);
   }
   return out;
 }
 
 std::vector<Entry> ListTemps(const fs::path& root) {
   std::vector<Entry> out;
-  std::error_code ec;
-  for (fs::directory_iterator it(root / "tmp", ec), end; !ec && it != end;
-       it.increment(ec)) {
-    std::error_code stat_ec;
-    uint64_t size = it->file_size(stat_ec);
-    fs::file_time_type mtime = it->last_write_time(stat_ec);
-    if (!stat_ec) out.push_back({mtime, size, it->path()});
-  }
+  AddFiles(root / "tmp", &out);
   return out;
 }
 
