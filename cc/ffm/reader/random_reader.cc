@@ -13,6 +13,9 @@ namespace ffm {
 
 namespace {
 
+// The lookahead grows by this many groups per record read, up to
+// max_groups_ahead.
+constexpr int kGroupsPlannedPerRecord = 2;
 
 // Parses the record at `loc` out of `bytes`, which hold the file's bytes
 // from `base` on, and checks it is the record the index says.
@@ -166,9 +169,11 @@ absl::Status RandomReader::SkipTo(uint64_t position) {
   return absl::OkStatus();
 }
 
-void RandomReader::ScheduleLocked() {
-  while (!reads_->cancelled && started_.size() < static_cast<size_t>(std::max(
-                                              1, options_.max_groups_ahead))) {
+void RandomReader::ScheduleLocked(int max_new) {
+  for (int added = 0;
+       added < max_new && !reads_->cancelled &&
+       started_.size() < static_cast<size_t>(std::max(1, options_.max_groups_ahead));
+       ++added) {
     if (!planned_.has_value()) {
       if (next_position_ >= plan_.num_records()) return;
       absl::StatusOr<ReadGroup> group = plan_.GroupAt(next_position_);
@@ -242,7 +247,7 @@ absl::Status RandomReader::ReadRecord(
     if (emitted_ >= plan_.num_records()) {
       return absl::OutOfRangeError("end of the read plan");
     }
-    ScheduleLocked();
+    ScheduleLocked(kGroupsPlannedPerRecord);
     const Group& group = started_.front();
     if (!group.error.ok()) return group.error;
     // The plan found every record of the group: its blocks are checked.
@@ -271,7 +276,7 @@ absl::Status RandomReader::ReadRecord(
   if (++next_in_group_ == started_.front().plan.records.size()) {
     started_.pop_front();  // its chunks go back to the budget
     next_in_group_ = 0;
-    ScheduleLocked();
+    ScheduleLocked(kGroupsPlannedPerRecord);
   }
   return absl::OkStatus();
 }

@@ -102,9 +102,11 @@ class RandomReader {
     std::vector<std::shared_ptr<Fetch>> fetches;  // one per plan range
   };
 
-  // Starts whole groups ahead of the consumer while the budget allows; the
-  // group being emitted is always started.
-  void ScheduleLocked();
+  // Starts whole groups ahead of the consumer while the budget allows, at
+  // most `max_new` now (planning a group reads the index: the first record
+  // must not wait for the whole lookahead to be planned); the group being
+  // emitted is always started.
+  void ScheduleLocked(int max_new);
 
   const std::shared_ptr<const RecordIndex> index_;
   const ReadPlan plan_;
