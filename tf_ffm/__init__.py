@@ -33,9 +33,10 @@ _EXPORTS = {
     "channel": "tf_ffm.sagemaker",
     "channel_files": "tf_ffm.sagemaker",
     "stats": "tf_ffm.metrics",
+    "s3_filesystem": "tf_ffm._loader",
 }
 __all__ = ["FFMRecordDataset", "RecordIndex", "S3Options", "glob", "s3_supported",
-           "stats", "WeightedMix", "channel", "channel_files"]
+           "stats", "WeightedMix", "channel", "channel_files", "s3_filesystem"]
 
 
 def __getattr__(name):
