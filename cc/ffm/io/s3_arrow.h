@@ -34,7 +34,8 @@ absl::Status WithRetries(const RetryPolicy& policy, const std::string& what,
 // kRequests: every request is one attempt, retried by WithRetries (reads,
 // HEADs, listings, deletes, copies). kUploads: multipart uploads, whose part
 // PUTs Arrow sends from its own threads, so the SDK retries them.
-enum class S3Client { kRequests, kUploads };
+// kWholeObjects: objects written in one go, one PutObject each (SDK retries).
+enum class S3Client { kRequests, kUploads, kWholeObjects };
 
 // One S3FileSystem (client + connection pool) per configuration and kind,
 // for the life of the process.

@@ -1,6 +1,6 @@
 // Settings of the s3:// TensorFlow filesystem beyond the S3 connection
-// (S3Config): upload part size and concurrency, readahead. TF-free, read
-// from the environment at the edge.
+// (S3Config): upload concurrency and readahead memory. TF-free, read from
+// the environment at the edge.
 #ifndef FFM_IO_S3_FS_OPTIONS_H_
 #define FFM_IO_S3_FS_OPTIONS_H_
 
@@ -19,10 +19,9 @@ struct S3FsOptions {
   // Of which one file may hold at most this much ahead of its reader.
   uint64_t readahead_per_file = 32ull << 20;
 
-  // TF_FFM_S3_PART_SIZE (bytes), TF_FFM_S3_PARTS_IN_FLIGHT,
-  // TF_FFM_S3_READAHEAD (bytes, per process); unset = the defaults above.
-  // InvalidArgument naming the variable for a value that is not a number or
-  // outside S3's limits.
+  // TF_FFM_S3_PARTS_IN_FLIGHT, TF_FFM_S3_READAHEAD (bytes, per process);
+  // unset = the defaults above. InvalidArgument naming the variable for a
+  // value that is not a number or out of bounds.
   using Getenv = std::function<const char*(const char*)>;
   static absl::StatusOr<S3FsOptions> FromEnv(const Getenv& getenv);
   static absl::StatusOr<S3FsOptions> FromEnv();

@@ -22,8 +22,7 @@ namespace {
 
 // The largest object one CopyObject request may copy.
 constexpr uint64_t kMaxServerSideCopy = 5ull << 30;
-constexpr uint64_t kMinPartSize = 5ull << 20;
-constexpr uint64_t kMaxPartSize = 5ull << 30;
+constexpr int kMaxPartsInFlight = 256;
 
 // s3://bucket/key/ -> "bucket/key", Arrow's path (no trailing slash).
 absl::StatusOr<std::string> ArrowPath(const std::string& uri) {
@@ -263,7 +262,7 @@ absl::Status StreamCopy(const std::string& src, const std::string& dst,
   S3WriteOptions options;
   auto writer = S3ObjectWriter::Open(dst, config, options);
   if (!writer.ok()) return writer.status();
-  std::string part(options.part_size, '\0');
+  std::string part(kS3UploadPartSize, '\0');
   for (uint64_t offset = 0; offset < (*source)->size();) {
     auto got = (*source)->ReadAt(offset, part.size(), part.data());
     if (!got.ok()) return got.status();
@@ -304,14 +303,10 @@ absl::Status RenameS3Object(const std::string& src, const std::string& dst,
 }
 
 absl::Status S3WriteOptions::Validate() const {
-  if (part_size < kMinPartSize || part_size > kMaxPartSize) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "S3 upload part size ", part_size, " is outside S3's limits [",
-        kMinPartSize, ", ", kMaxPartSize, "] bytes"));
-  }
-  if (parts_in_flight < 1) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "S3 upload parts in flight must be at least 1, not ", parts_in_flight));
+  if (parts_in_flight < 1 || parts_in_flight > kMaxPartsInFlight) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("S3 upload parts in flight must be 1 to ",
+                     kMaxPartsInFlight, ", not ", parts_in_flight));
   }
   return absl::OkStatus();
 }
@@ -322,11 +317,11 @@ class ArrowObjectWriter final : public S3ObjectWriter {
  public:
   ArrowObjectWriter(std::string uri, std::string path, S3Config config,
                     S3WriteOptions options,
-                    std::shared_ptr<arrow::fs::S3FileSystem> fs)
+                    std::shared_ptr<arrow::fs::S3FileSystem> fs,
+                    std::shared_ptr<arrow::fs::S3FileSystem> whole_fs)
       : uri_(std::move(uri)), path_(std::move(path)),
-        config_(std::move(config)), options_(options), fs_(std::move(fs)) {
-    buffer_.reserve(options_.part_size);
-  }
+        config_(std::move(config)), options_(options), fs_(std::move(fs)),
+        whole_fs_(std::move(whole_fs)) {}
 
   // An upload never completed is aborted: its parts are discarded and no
   // object appears.
@@ -339,11 +334,11 @@ class ArrowObjectWriter final : public S3ObjectWriter {
     if (closed_) return Closed();
     while (!data.empty()) {
       const size_t take = std::min<size_t>(
-          data.size(), options_.part_size - buffer_.size());
+          data.size(), kS3UploadPartSize - buffer_.size());
       buffer_.append(data.data(), take);
       data.remove_prefix(take);
       position_ += take;
-      if (buffer_.size() == options_.part_size) {
+      if (buffer_.size() == kS3UploadPartSize) {
         absl::Status s = SendPart();
         if (!s.ok()) return s;
       }
@@ -357,14 +352,14 @@ class ArrowObjectWriter final : public S3ObjectWriter {
     if (!failed_.ok()) return failed_;
     if (closed_) return Closed();
     if (stream_ != nullptr) return absl::OkStatus();  // visible at Close()
-    return Fail(WriteS3Object(uri_, buffer_, config_));
+    return Fail(PutWhole());
   }
 
   absl::Status Close() override {
     if (!failed_.ok()) return failed_;
     if (closed_) return absl::OkStatus();
     closed_ = true;
-    if (stream_ == nullptr) return Fail(WriteS3Object(uri_, buffer_, config_));
+    if (stream_ == nullptr) return Fail(PutWhole());
     arrow::Status s = arrow::Status::OK();
     if (!buffer_.empty()) s = stream_->Write(TakeBuffer());
     if (s.ok()) s = stream_->Close();  // the last part, then Complete
@@ -387,10 +382,22 @@ class ArrowObjectWriter final : public S3ObjectWriter {
     return s;
   }
 
+  // The bytes so far as the whole object: one PutObject.
+  absl::Status PutWhole() {
+    auto out = whole_fs_->OpenOutputStream(path_);
+    arrow::Status s = out.status();
+    if (s.ok()) s = (*out)->Write(buffer_.data(), buffer_.size());
+    if (s.ok()) s = (*out)->Close();
+    if (s.ok()) return absl::OkStatus();
+    return NameMissingBucket(
+        *fs_, BucketOf(path_),
+        FromArrow(s, absl::StrCat(uri_, ": write of ", buffer_.size(), " bytes")));
+  }
+
   std::shared_ptr<arrow::Buffer> TakeBuffer() {
     std::string full;
-    full.reserve(options_.part_size);
     std::swap(full, buffer_);
+    buffer_.reserve(kS3UploadPartSize);  // a large object: more parts follow
     return arrow::Buffer::FromString(std::move(full));
   }
 
@@ -422,9 +429,10 @@ class ArrowObjectWriter final : public S3ObjectWriter {
   const std::string path_;
   const S3Config config_;
   const S3WriteOptions options_;
-  const std::shared_ptr<arrow::fs::S3FileSystem> fs_;
+  const std::shared_ptr<arrow::fs::S3FileSystem> fs_;        // multipart
+  const std::shared_ptr<arrow::fs::S3FileSystem> whole_fs_;  // PutObject
   std::shared_ptr<arrow::io::OutputStream> stream_;  // once a part is sent
-  std::string buffer_;  // bytes not yet handed to Arrow, < part_size
+  std::string buffer_;  // bytes not yet handed to Arrow, < kS3UploadPartSize
   uint64_t position_ = 0;
   int parts_unconfirmed_ = 0;
   bool closed_ = false;
@@ -446,8 +454,11 @@ absl::StatusOr<std::unique_ptr<S3ObjectWriter>> S3ObjectWriter::Open(
   }
   auto fs = SharedFileSystem(config, S3Client::kUploads);
   if (!fs.ok()) return fs.status();
+  auto whole_fs = SharedFileSystem(config, S3Client::kWholeObjects);
+  if (!whole_fs.ok()) return whole_fs.status();
   return std::unique_ptr<S3ObjectWriter>(new ArrowObjectWriter(
-      uri, parsed->bucket + "/" + parsed->key, config, options, *std::move(fs)));
+      uri, parsed->bucket + "/" + parsed->key, config, options, *std::move(fs),
+      *std::move(whole_fs)));
 }
 
 }  // namespace ffm

@@ -63,7 +63,7 @@ absl::Status CreateS3Dir(const std::string& uri, const S3Config& config);
 
 // Copies one object inside S3. Server-side (CopyObject) up to 5 GiB, the
 // largest object one CopyObject accepts; larger objects are streamed through
-// this process in parts (S3WriteOptions), since Arrow has no multipart copy.
+// this process (S3ObjectWriter), since Arrow has no multipart copy.
 absl::Status CopyS3Object(const std::string& src, const std::string& dst,
                           const S3Config& config);
 
@@ -71,14 +71,17 @@ absl::Status CopyS3Object(const std::string& src, const std::string& dst,
 absl::Status RenameS3Object(const std::string& src, const std::string& dst,
                             const S3Config& config);
 
+// The size of every part but the last: Arrow 26's output stream cuts parts
+// of exactly 10 MiB (its kPartUploadSize, not an option), whatever size it
+// is handed (measured: 40 MiB written in 12 MiB or 5 MiB pieces gives 5
+// parts). S3 allows 10,000 parts, so objects up to ~97 GiB.
+inline constexpr uint64_t kS3UploadPartSize = 10ull << 20;
+
 struct S3WriteOptions {
-  // Bytes per uploaded part: 5 MiB (S3's minimum) to 5 GiB. 10,000 parts at
-  // most, so the default allows objects up to ~78 GiB.
-  uint64_t part_size = 8ull << 20;
-  // Parts uploading at once; memory is bounded by (parts_in_flight + 1) x
-  // part_size per writer.
-  int parts_in_flight = 4;
-  // Checks the bounds above: InvalidArgument naming the setting.
+  // Parts uploading at once; a writer holds at most (parts_in_flight + 1) x
+  // kS3UploadPartSize bytes.
+  int parts_in_flight = 8;
+  // InvalidArgument unless parts_in_flight is 1 to 256.
   absl::Status Validate() const;
 };
 

@@ -152,8 +152,8 @@ absl::StatusOr<std::shared_ptr<arrow::fs::S3FileSystem>> SharedFileSystem(
   static auto* cache =
       new std::map<std::string, std::shared_ptr<arrow::fs::S3FileSystem>>;
   std::lock_guard<std::mutex> lock(*mu);
-  const std::string key = absl::StrCat(
-      config.CacheKey(), client == S3Client::kUploads ? "|uploads" : "");
+  const std::string key =
+      absl::StrCat(config.CacheKey(), "|", static_cast<int>(client));
   auto it = cache->find(key);
   if (it != cache->end()) return it->second;
   if (!arrow::fs::IsS3Initialized()) {
@@ -169,7 +169,7 @@ absl::StatusOr<std::shared_ptr<arrow::fs::S3FileSystem>> SharedFileSystem(
     (void)arrow::io::SetIOThreadPoolCapacity(kMaxConnections);
   }
   arrow::fs::S3Options options = ToArrowOptions(config);
-  if (client == S3Client::kUploads) {
+  if (client != S3Client::kRequests) {
     // Arrow sends the parts of a multipart upload from its own threads, where
     // our retry loop cannot reach them: the SDK retries each request (a part
     // PUT is idempotent), with the same number of attempts.
@@ -177,6 +177,11 @@ absl::StatusOr<std::shared_ptr<arrow::fs::S3FileSystem>> SharedFileSystem(
         arrow::fs::S3RetryStrategy::GetAwsStandardRetryStrategy(
             config.max_attempts);
     options.background_writes = true;
+    // Without a delayed open Arrow starts a multipart upload at once, and an
+    // object written in one go takes three requests instead of a PutObject;
+    // with it, Arrow re-buffers the first part, so the part sizes are no
+    // longer the writer's: one client of each kind.
+    options.allow_delayed_open = client == S3Client::kWholeObjects;
   }
   auto fs = arrow::fs::S3FileSystem::Make(options);
   if (!fs.ok()) return FromArrow(fs.status(), "creating the S3 client");
