@@ -326,3 +326,46 @@ emit({{
     for call in ("read", "stat", "glob", "stock", "write"):
         assert wrong[call]["error"] == "PermissionDeniedError", (call, wrong[call])
         assert "credentials" in wrong[call]["message"], (call, wrong[call])
+
+
+_SCHEMES = """
+import tensorflow as tf
+print("RESULT", [tf_ffm.s3_filesystem(), "s3" in tf.io.gfile.get_registered_schemes()])
+"""
+_OTHER_FIRST = """
+import ctypes, glob, os
+import pyarrow, tensorflow as tf
+# Another package's s3:// (standing in for tensorflow-io): the same plugin,
+# registered before tf_ffm is imported.
+for pattern in ("libarrow.so.*", "libarrow_s3.so.*"):
+    ctypes.CDLL(sorted(glob.glob(os.path.join(os.path.dirname(pyarrow.__file__),
+                                              pattern)))[0], mode=ctypes.RTLD_GLOBAL)
+plugin = sorted(glob.glob(os.path.join(sys.argv[1], "tf_ffm", "_ffm_ops*.so")))[0]
+tf.experimental.register_filesystem_plugin(plugin)
+import tf_ffm
+tf_ffm.FFMRecordDataset  # the ops still load
+"""
+
+
+def test_registration_in_fresh_processes():
+    """Registered when TensorFlow is imported after tf_ffm; not with
+    TF_FFM_S3_FILESYSTEM=0; left to whoever registered s3:// first, with the
+    ops still loading. One interpreter per case, run side by side."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(tf_ffm.__file__)))
+    cases = [("import tf_ffm" + _SCHEMES, {}),
+             ("import tf_ffm" + _SCHEMES, {"TF_FFM_S3_FILESYSTEM": "0"}),
+             (_OTHER_FIRST + _SCHEMES, {})]
+    procs = [subprocess.Popen([sys.executable, "-c", "import sys\n" + code, root],
+                              env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", **env),
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True)
+             for code, env in cases]
+    got = []
+    for proc in procs:
+        stdout, stderr = proc.communicate(timeout=300)
+        assert proc.returncode == 0, stderr[-3000:]
+        line = [l for l in stdout.splitlines() if l.startswith("RESULT")][-1]
+        got.append(eval(line[len("RESULT "):]))  # noqa: S307 - our subprocess
+    assert got[0] == ["tf_ffm", True]
+    assert got[1] == ["off (TF_FFM_S3_FILESYSTEM=0)", False]
+    assert got[2][0].startswith("another package's") and got[2][1], got[2]
