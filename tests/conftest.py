@@ -49,6 +49,14 @@ class DataSet:
         return len(self.records[self.files[0]])
 
 
+@pytest.fixture(scope="session", autouse=True)
+def index_cache(tmp_path_factory):
+    """Indexes opened from s3:// are cached here, not in the user's home."""
+    path = tmp_path_factory.mktemp("index-cache")
+    os.environ["TF_FFM_INDEX_CACHE"] = str(path)
+    return path
+
+
 def write_records(path, records, compression=""):
     options = tf.io.TFRecordOptions(compression_type=compression)
     with tf.io.TFRecordWriter(path, options) as w:

@@ -26,6 +26,8 @@ _loader.register_ops_with_tensorflow()
 _EXPORTS = {
     "FFMRecordDataset": "tf_ffm.dataset",
     "RecordIndex": "tf_ffm.index",
+    "IndexWriter": "tf_ffm.index",
+    "index_cache_dir": "tf_ffm.index",
     "WeightedMix": "tf_ffm.mixing",
     "S3Options": "tf_ffm.s3",
     "glob": "tf_ffm.s3",
@@ -35,8 +37,9 @@ _EXPORTS = {
     "stats": "tf_ffm.metrics",
     "s3_filesystem": "tf_ffm._loader",
 }
-__all__ = ["FFMRecordDataset", "RecordIndex", "S3Options", "glob", "s3_supported",
-           "stats", "WeightedMix", "channel", "channel_files", "s3_filesystem"]
+__all__ = ["FFMRecordDataset", "RecordIndex", "IndexWriter", "index_cache_dir",
+           "S3Options", "glob", "s3_supported", "stats", "WeightedMix", "channel",
+           "channel_files", "s3_filesystem"]
 
 
 def __getattr__(name):

@@ -1,5 +1,6 @@
 """FFMRecordDataset: a drop-in for tf.data.TFRecordDataset."""
 import os
+import warnings
 
 import tensorflow as tf
 from tensorflow.python.data.ops import dataset_ops
@@ -9,6 +10,9 @@ from tf_ffm import distribute as _distribute
 from tf_ffm.s3 import storage_attr
 
 _AUTO_CYCLE_LENGTH = 0  # the op chooses (see FFMRecordDataset's docstring)
+# An index built in memory and never saved goes into the graph; past this
+# size, say how to keep it out.
+_EMBEDDED_INDEX_WARN_BYTES = 64 << 20
 
 
 def _is_remote(uri):
@@ -76,10 +80,20 @@ class _FFMIndexedSource(dataset_ops.DatasetSource):
     def __init__(self, filenames, index, shuffle, seed, reshuffle_each_iteration,
                  shard, reader_attrs):
         num_shards, shard_index = shard
+        # An index with a file is referred to by its path: the graph stays
+        # small whatever the index's size, and workers map the file.
+        by_path = index.path is not None
+        if not by_path and index.serialized_size > _EMBEDDED_INDEX_WARN_BYTES:
+            warnings.warn(
+                f"this RecordIndex ({index.serialized_size:,} bytes) is carried in "
+                "the dataset's graph; save() it and pass the path (or the saved "
+                "index) so that datasets refer to its file instead", stacklevel=4)
         variant = _loader.ops().ffm_indexed_dataset(
-            filenames, index.serialized, tf.constant(seed, tf.int64),
-            shuffle=shuffle, reshuffle_each_iteration=reshuffle_each_iteration,
-            num_shards=num_shards, shard_index=shard_index, **reader_attrs)
+            filenames, index.path if by_path else index.serialized,
+            tf.constant(seed, tf.int64), shuffle=shuffle,
+            reshuffle_each_iteration=reshuffle_each_iteration,
+            num_shards=num_shards, shard_index=shard_index,
+            index_is_path=by_path, **reader_attrs)
         super().__init__(variant)
 
     @property
@@ -87,7 +101,7 @@ class _FFMIndexedSource(dataset_ops.DatasetSource):
         return tf.TensorSpec([], tf.string)
 
 
-def _check_index_args(index, shuffle, shard, compression_type, filenames):
+def _check_index_args(index, shuffle, shard, compression_type, filenames, s3):
     if shuffle not in (None, "global", "block"):
         raise ValueError(f"shuffle must be None, 'global' or 'block', got {shuffle!r}")
     if index is None:
@@ -105,7 +119,7 @@ def _check_index_args(index, shuffle, shard, compression_type, filenames):
             raise ValueError(f"shard=(num_shards, index) out of range: {shard}")
     from tf_ffm.index import RecordIndex
     if not isinstance(index, RecordIndex):
-        index = RecordIndex.load(index)
+        index = RecordIndex.open(index, s3=s3)
     return index
 
 
@@ -143,8 +157,12 @@ class FFMRecordDataset(dataset_ops.DatasetV2):
         come in a deterministic order.
       verify_crc: check both CRC32C values of every record (True).
       s3: a `tf_ffm.S3Options` overriding the AWS environment for s3:// URIs.
-      index: a `tf_ffm.RecordIndex` (or the path of a saved one) of exactly
-        `filenames`: the dataset then has an exact cardinality and supports
+      index: a `tf_ffm.RecordIndex` (or the path or s3:// URI of a saved one)
+        of exactly `filenames`. An index with a file (a path, or a RecordIndex
+        opened or saved) is referred to by that path: each process maps it
+        (s3:// ones fetched once into `tf_ffm.index_cache_dir()`), so neither
+        the graph nor tf.data service carries the records. The dataset then
+        has an exact cardinality and supports
         `tf.data.experimental.at(ds, i)` (record i in file order) and TF's
         global shuffle (`global_shuffle_op._global_shuffle`, one ranged read
         per record) unless `shuffle` is also set. Without an index, global
@@ -178,7 +196,8 @@ class FFMRecordDataset(dataset_ops.DatasetV2):
                  reshuffle_each_iteration=True, shard=None,
                  parallel_reads=None):
         del buffer_size  # see docstring
-        index = _check_index_args(index, shuffle, shard, compression_type, filenames)
+        index = _check_index_args(index, shuffle, shard, compression_type,
+                                  filenames, s3)
         _distribute.warn_if_auto_sharded(shard=shard, shuffle=shuffle,
                                          seed_given=seed is not None)
         if io_threads is None:

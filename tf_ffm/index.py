@@ -21,29 +21,47 @@ class RecordIndex:
     whole dataset; it records each file's size (and mtime for local files) so
     reading with a stale index raises FailedPreconditionError.
 
-    `lengths` and `offsets` (int64, one per record) are read-only views of
-    the engine's arrays, not copies; `sizes`, `mtimes_ns` and `counts` have
-    one entry per file.
+    An index opened from a file (`open`/`load`, or after `save`) is read in
+    place, memory-mapped (s3:// indexes are fetched once into a local cache,
+    see `tf_ffm.index_cache_dir()`), and datasets given it refer to the file
+    by its `path` instead of carrying the index in their graph: opening costs
+    the file table, not the records, whatever their number.
+
+    `sizes`, `mtimes_ns` and `counts` have one entry per file; `lengths` and
+    `offsets` (int64, one per record) are made when first asked for.
     """
 
     def __init__(self, serialized: bytes, name: str = "index"):
         serialized = bytes(serialized)
         self._set(_engine.Index.parse(serialized, name), serialized)
 
-    def _set(self, index, serialized=None):
+    def _set(self, index, serialized=None, path=None, s3=None):
         self._index = index
         self._serialized = serialized
+        self.path = path  # the file datasets refer to, if any
+        self._s3 = s3
         self.files = index.files
         self.sizes = index.sizes
         self.mtimes_ns = index.mtimes_ns
         self.counts = index.counts
-        self.lengths = index.lengths
-        self.offsets = index.offsets
+        self._lengths = self._offsets = None
+
+    @property
+    def lengths(self):
+        if self._lengths is None:
+            self._lengths = self._index.lengths
+        return self._lengths
+
+    @property
+    def offsets(self):
+        if self._offsets is None:
+            self._offsets = self._index.offsets
+        return self._offsets
 
     @classmethod
-    def _from_engine(cls, index):
+    def _from_engine(cls, index, path=None, s3=None):
         self = cls.__new__(cls)
-        self._set(index)
+        self._set(index, path=path, s3=s3)
         return self
 
     # -- construction -----------------------------------------------------
@@ -104,14 +122,22 @@ class RecordIndex:
 
     # -- persistence --------------------------------------------------------
     def save(self, path, *, s3=None):
-        """Writes the index to a local path or s3:// URI."""
-        _engine.write_whole(os.fspath(path), self.serialized, storage_attr(s3))
+        """Writes the index to a local path or s3:// URI; datasets given this
+        object then refer to that file."""
+        path = os.fspath(path)
+        _engine.write_whole(path, self.serialized, storage_attr(s3))
+        self.path, self._s3 = path, s3
 
     @classmethod
-    def load(cls, path, *, s3=None):
-        """Reads an index written by save(); DataLossError if corrupt."""
+    def open(cls, path, *, s3=None):
+        """Opens an index written by save() (or IndexWriter) in place:
+        DataLossError if its header or file table is corrupt, and for a
+        corrupt block of record offsets when a record in it is located."""
         path = os.fspath(path)
-        return cls(_engine.read_whole(path, storage_attr(s3)), name=path)
+        return cls._from_engine(_engine.Index.open(path, storage_attr(s3)),
+                                path=path, s3=s3)
+
+    load = open  # the name earlier versions had
 
     @property
     def serialized(self) -> bytes:
@@ -119,7 +145,14 @@ class RecordIndex:
             self._serialized = self._index.serialize()
         return self._serialized
 
+    @property
+    def serialized_size(self) -> int:
+        """Bytes of the index's serialised form (and of its file)."""
+        return self._index.serialized_size
+
     def __reduce__(self):
+        if self.path is not None:
+            return (_reopen, (self.path, self._s3))
         return (RecordIndex, (self.serialized,))
 
     # -- lookup -------------------------------------------------------------
@@ -139,6 +172,46 @@ class RecordIndex:
 
     def __repr__(self):
         return f"RecordIndex({len(self.files)} files, {len(self)} records)"
+
+
+def _reopen(path, s3):
+    return RecordIndex.open(path, s3=s3)
+
+
+class IndexWriter:
+    """Writes an index file file by file, holding one block of record offsets
+    in memory: for indexes too large to build in memory (or generated).
+
+        with IndexWriter("/data/train.idx") as w:
+            for uri, size, mtime_ns, lengths in my_files:
+                w.add_file(uri, size, mtime_ns, lengths)
+        index = RecordIndex.open("/data/train.idx")
+
+    The file appears (atomically renamed into place) when the block ends
+    without an exception; local paths only."""
+
+    def __init__(self, path):
+        self._writer = _engine.IndexWriter(os.fspath(path))
+
+    def add_file(self, uri, size, mtime_ns, lengths):
+        """The next file: its size and mtime (ns; 0 = unknown) when indexed
+        and the data length of each of its records, in order."""
+        self._writer.add_file(os.fspath(uri), int(size), int(mtime_ns),
+                              np.asarray(lengths, dtype=np.int64))
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is None:
+            self._writer.finish()
+        self._writer = None  # an unfinished file is removed
+
+
+def index_cache_dir():
+    """Where indexes opened from s3:// are kept ($TF_FFM_INDEX_CACHE, else
+    $XDG_CACHE_HOME/tf-ffm/indexes, else ~/.cache/tf-ffm/indexes)."""
+    return _engine.index_cache_dir()
 
 
 def _as_list(files):

@@ -11,9 +11,11 @@
 #include <atomic>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "ffm/index/index_store.h"
 #include "ffm/index/record_index.h"
 #include "ffm/reader/random_reader.h"
 #include "ffm/reader/read_plan.h"
@@ -29,9 +31,60 @@ namespace data {
 namespace {
 
 constexpr char kDatasetType[] = "FFMIndexed";
+// Records per split under tf.data service's distributed_epoch (fewer for
+// small datasets, so that every worker gets some).
+constexpr uint64_t kSplitRecords = 4096;
+constexpr uint64_t kMinSplits = 64;
+
+// Hands out the splits of an indexed dataset to tf.data service workers
+// (distributed_epoch). Split k of epoch e is the int64 e * n + k: every
+// worker then reads slices of the same epoch's order, whatever its own
+// iterators have counted, so each record comes once per epoch. Each Reset
+// (a new repetition) starts the next epoch. Its state is two integers,
+// which the dispatcher's journal restores.
+class IndexedSplitProvider : public SplitProvider {
+ public:
+  explicit IndexedSplitProvider(int64_t num_splits) : n_(num_splits) {}
+
+  absl::Status GetNext(Tensor* split, bool* end_of_splits) override {
+    mutex_lock l(mu_);
+    *end_of_splits = next_ >= n_;
+    if (!*end_of_splits) {
+      *split = Tensor(DT_INT64, TensorShape({}));
+      split->scalar<int64_t>()() = epoch_ * n_ + next_++;
+    }
+    return absl::OkStatus();
+  }
+  absl::Status Reset() override {
+    mutex_lock l(mu_);
+    ++epoch_;
+    next_ = 0;
+    return absl::OkStatus();
+  }
+  absl::Status Save(std::function<std::string(std::string)> full_name,
+                    IteratorStateWriter* writer) override {
+    mutex_lock l(mu_);
+    TF_RETURN_IF_ERROR(writer->WriteScalar(full_name(ckpt::kEpoch), epoch_));
+    return writer->WriteScalar(full_name(ckpt::kPosition), next_);
+  }
+  absl::Status Restore(std::function<std::string(std::string)> full_name,
+                       IteratorStateReader* reader) override {
+    mutex_lock l(mu_);
+    TF_RETURN_IF_ERROR(reader->ReadScalar(full_name(ckpt::kEpoch), &epoch_));
+    return reader->ReadScalar(full_name(ckpt::kPosition), &next_);
+  }
+  int64_t Cardinality() const override { return n_; }
+
+ private:
+  const int64_t n_;
+  mutex mu_;
+  int64_t epoch_ TF_GUARDED_BY(mu_) = 0;
+  int64_t next_ TF_GUARDED_BY(mu_) = 0;
+};
 
 struct IndexedParams {
   std::string shuffle;
+  bool index_is_path = false;
   ffm::PlanOptions plan;  // epoch set per iterator
   bool reshuffle_each_iteration = true;
   ReaderAttrs reader;
@@ -40,13 +93,14 @@ struct IndexedParams {
 
 class IndexedDataset : public RecordDatasetBase {
  public:
+  // `index_input`: the index's bytes, or its path (params.index_is_path).
   IndexedDataset(OpKernelContext* ctx, std::vector<std::string> files,
-                 std::string index_bytes,
+                 std::string index_input,
                  std::shared_ptr<const ffm::RecordIndex> index,
                  IndexedParams params)
       : RecordDatasetBase(DatasetContext(ctx)),
         files_(std::move(files)),
-        index_bytes_(std::move(index_bytes)),
+        index_input_(std::move(index_input)),
         index_(std::move(index)),
         params_(std::move(params)),
         sources_(index_, params_.storage->Opener()) {}
@@ -65,6 +119,18 @@ class IndexedDataset : public RecordDatasetBase {
     return absl::OkStatus();
   }
   absl::Status CheckExternalState() const override { return absl::OkStatus(); }
+  absl::Status MakeSplitProviders(std::vector<std::unique_ptr<SplitProvider>>*
+                                      split_providers) const override {
+    split_providers->push_back(
+        std::make_unique<IndexedSplitProvider>(static_cast<int64_t>(NumSplits())));
+    return absl::OkStatus();
+  }
+  uint64_t NumSplits() const {
+    const uint64_t n = ShardSize();
+    return std::max<uint64_t>(
+        n > 0 ? 1 : 0,
+        std::min(n, std::max(kMinSplits, (n + kSplitRecords - 1) / kSplitRecords)));
+  }
   // Unshuffled (sharded or not), positions are records in file order and TF
   // may reorder them. With a shuffle of its own the order would be shuffled
   // twice, and the dataset's reshuffle per epoch lost: refuse, naming the fix.
@@ -103,7 +169,9 @@ class IndexedDataset : public RecordDatasetBase {
           "index ", i, " is out of range for a dataset of ", ShardSize(),
           " records"));
     }
-    return ffm::ReadIndexedRecord(*index_, &sources_, RecordAt(i),
+    absl::StatusOr<uint64_t> record = RecordAt(i);
+    if (!record.ok()) return record.status();
+    return ffm::ReadIndexedRecord(*index_, &sources_, *record,
                                   params_.reader.verify_crc, allocate);
   }
 
@@ -124,14 +192,15 @@ class IndexedDataset : public RecordDatasetBase {
                                   Node** output) const override {
     Node *filenames, *index, *seed;
     TF_RETURN_IF_ERROR(b->AddVector(files_, &filenames));
-    TF_RETURN_IF_ERROR(b->AddScalar(tstring(index_bytes_), &index));
+    TF_RETURN_IF_ERROR(b->AddScalar(tstring(index_input_), &index));
     TF_RETURN_IF_ERROR(
         b->AddScalar(static_cast<int64_t>(params_.plan.seed), &seed));
     GraphAttrs attrs(b);
     attrs.Add("shuffle", params_.shuffle)
         .Add("reshuffle_each_iteration", params_.reshuffle_each_iteration)
         .Add("num_shards", static_cast<int64_t>(params_.plan.num_shards))
-        .Add("shard_index", static_cast<int64_t>(params_.plan.shard_index));
+        .Add("shard_index", static_cast<int64_t>(params_.plan.shard_index))
+        .Add("index_is_path", params_.index_is_path);
     params_.reader.AddTo(&attrs);
     return b->AddDataset(this, {filenames, index, seed}, attrs.list(), output);
   }
@@ -147,27 +216,25 @@ class IndexedDataset : public RecordDatasetBase {
     const uint64_t k = params_.plan.shard_index;
     return ShardStart(k + 1) - ShardStart(k);
   }
-  // The record id at position `i` (< ShardSize()) of the first epoch. In
-  // file order it is computed, so no order of N ids is built.
-  uint64_t RecordAt(int64_t i) const {
-    if (params_.plan.shuffle == ffm::ShuffleMode::kNone) {
-      return ShardStart(params_.plan.shard_index) + static_cast<uint64_t>(i);
+  // The record id at position `i` (< ShardSize()) of the first epoch.
+  absl::StatusOr<uint64_t> RecordAt(int64_t i) const {
+    std::lock_guard<std::mutex> lock(plan_mu_);
+    if (!first_epoch_.has_value()) {
+      absl::StatusOr<ffm::ReadPlan> plan = ffm::ReadPlan::Make(index_, PlanFor(0));
+      if (!plan.ok()) return plan.status();
+      first_epoch_.emplace(*std::move(plan));
     }
-    std::lock_guard<std::mutex> lock(order_mu_);
-    if (first_epoch_order_.empty()) {
-      first_epoch_order_ = ffm::EpochOrder(*index_, PlanFor(0));
-    }
-    return first_epoch_order_[i];
+    return first_epoch_->RecordAt(static_cast<uint64_t>(i));
   }
 
   const std::vector<std::string> files_;
-  const std::string index_bytes_;
+  const std::string index_input_;
   const std::shared_ptr<const ffm::RecordIndex> index_;
   const IndexedParams params_;
   mutable ffm::IndexedSources sources_;  // for Get(); thread-safe
   mutable std::atomic<uint64_t> next_epoch_{0};
-  mutable std::mutex order_mu_;
-  mutable std::vector<uint64_t> first_epoch_order_;
+  mutable std::mutex plan_mu_;
+  mutable std::optional<ffm::ReadPlan> first_epoch_;
 };
 
 class IndexedIterator
@@ -177,8 +244,39 @@ class IndexedIterator
       : RecordIterator(params, kDatasetType) {}
 
  protected:
-  ffm::RandomReader* ReaderFor(IteratorContext* ctx) override {
-    if (reader_ == nullptr) StartEpoch(dataset()->NextEpoch());
+  absl::Status Initialize(IteratorContext* ctx) override {
+    if (!ctx->split_providers().empty()) {
+      split_provider_ = ctx->split_providers()[0];
+    }
+    return absl::OkStatus();
+  }
+
+  // Under distributed_epoch: the records of each split the dispatcher hands
+  // out, one split after another, until it has none left.
+  absl::Status GetNextInternal(IteratorContext* ctx,
+                               std::vector<Tensor>* out_tensors,
+                               bool* end_of_sequence) override {
+    if (split_provider_ == nullptr || ctx->index_mapper() != nullptr) {
+      return RecordIterator::GetNextInternal(ctx, out_tensors, end_of_sequence);
+    }
+    for (;;) {
+      {
+        mutex_lock l(mu_);
+        if (reader_ == nullptr) {
+          TF_RETURN_IF_ERROR(StartSplit(end_of_sequence));
+          if (*end_of_sequence) return absl::OkStatus();
+        }
+      }
+      TF_RETURN_IF_ERROR(
+          RecordIterator::GetNextInternal(ctx, out_tensors, end_of_sequence));
+      if (!*end_of_sequence) return absl::OkStatus();
+      mutex_lock l(mu_);
+      reader_.reset();  // the split is done
+    }
+  }
+
+  absl::StatusOr<ffm::RandomReader*> ReaderFor(IteratorContext* ctx) override {
+    if (reader_ == nullptr) TF_RETURN_IF_ERROR(StartEpoch(dataset()->NextEpoch()));
     return reader_.get();
   }
 
@@ -200,10 +298,15 @@ class IndexedIterator
   absl::Status SaveInternal(SerializationContext* ctx,
                             IteratorStateWriter* writer) override {
     mutex_lock l(mu_);
+    if (split_provider_ != nullptr) {
+      return absl::FailedPreconditionError(
+          "FFMIndexedDataset cannot save an iterator that reads tf.data service "
+          "splits: the dispatcher keeps that state");
+    }
     TF_RETURN_IF_ERROR(
         writer->WriteScalar(prefix(), ckpt::kElementCount, element_count_));
     if (by_index_) return absl::OkStatus();  // no reader, no epoch of its own
-    if (reader_ == nullptr) StartEpoch(dataset()->NextEpoch());
+    if (reader_ == nullptr) TF_RETURN_IF_ERROR(StartEpoch(dataset()->NextEpoch()));
     TF_RETURN_IF_ERROR(
         writer->WriteScalar(prefix(), ckpt::kEpoch, static_cast<int64_t>(epoch_)));
     return writer->WriteScalar(prefix(), ckpt::kPosition,
@@ -236,26 +339,67 @@ class IndexedIterator
     if (epoch < 0 || position < 0) {
       return absl::DataLossError("FFMIndexedDataset checkpoint is corrupt");
     }
-    StartEpoch(static_cast<uint64_t>(epoch));
+    TF_RETURN_IF_ERROR(StartEpoch(static_cast<uint64_t>(epoch)));
     return reader_->SkipTo(static_cast<uint64_t>(position));
   }
 
  private:
-  void StartEpoch(uint64_t epoch) TF_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    const IndexedParams& p = dataset()->params();
+  // Reads the slice of an epoch that the next split names.
+  absl::Status StartSplit(bool* end_of_splits) TF_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    Tensor split;
+    TF_RETURN_IF_ERROR(split_provider_->GetNext(&split, end_of_splits));
+    if (*end_of_splits) return absl::OkStatus();
+    const uint64_t n = dataset()->NumSplits();
+    const int64_t value = split.scalar<int64_t>()();
+    if (value < 0 || n == 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("FFMIndexedDataset got split ", value, " of ", n));
+    }
+    const uint64_t epoch = dataset()->params().reshuffle_each_iteration
+                               ? static_cast<uint64_t>(value) / n
+                               : 0;
+    const uint64_t k = static_cast<uint64_t>(value) % n;
+    if (!split_plan_.has_value() || split_epoch_ != epoch) {
+      absl::StatusOr<ffm::ReadPlan> plan =
+          ffm::ReadPlan::Make(dataset()->index(), dataset()->PlanFor(epoch));
+      if (!plan.ok()) return plan.status();
+      split_plan_.emplace(*std::move(plan));
+      split_epoch_ = epoch;
+    }
+    const auto at = [this, n](uint64_t j) {
+      return static_cast<uint64_t>(
+          static_cast<unsigned __int128>(split_plan_->num_records()) * j / n);
+    };
+    StartReader(split_plan_->Slice(at(k), at(k + 1)));
+    return absl::OkStatus();
+  }
+
+  absl::Status StartEpoch(uint64_t epoch) TF_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    absl::StatusOr<ffm::ReadPlan> plan =
+        ffm::ReadPlan::Make(dataset()->index(), dataset()->PlanFor(epoch));
+    if (!plan.ok()) return plan.status();
     epoch_ = epoch;
+    StartReader(*std::move(plan));
+    return absl::OkStatus();
+  }
+
+  void StartReader(ffm::ReadPlan plan) TF_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    const IndexedParams& p = dataset()->params();
     ffm::RandomReaderOptions options;
     options.verify_crc = p.reader.verify_crc;
     options.budget_bytes = static_cast<uint64_t>(p.reader.memory_budget);
     options.io_threads = static_cast<int>(p.reader.io_threads);
     reader_.reset();
     reader_ = std::make_unique<ffm::RandomReader>(
-        dataset()->index(),
-        ffm::MakeReadPlan(*dataset()->index(), dataset()->PlanFor(epoch)),
-        p.storage->Opener(), options);
+        dataset()->index(), std::move(plan), p.storage->Opener(), options);
   }
 
   uint64_t epoch_ TF_GUARDED_BY(mu_) = 0;
+  // Under tf.data service: where splits come from, and the plan of the
+  // epoch they are slices of.
+  std::shared_ptr<SplitProvider> split_provider_;
+  std::optional<ffm::ReadPlan> split_plan_ TF_GUARDED_BY(mu_);
+  uint64_t split_epoch_ TF_GUARDED_BY(mu_) = 0;
   std::unique_ptr<ffm::RandomReader> reader_ TF_GUARDED_BY(mu_);
   // Under global shuffle: output positions taken from the index mapper.
   bool by_index_ TF_GUARDED_BY(mu_) = false;
@@ -279,6 +423,7 @@ class FFMIndexedDatasetOp : public DatasetOpKernel {
                                      &params_.reshuffle_each_iteration));
     OP_REQUIRES_OK(ctx, ctx->GetAttr("num_shards", &num_shards));
     OP_REQUIRES_OK(ctx, ctx->GetAttr("shard_index", &shard_index));
+    OP_REQUIRES_OK(ctx, ctx->GetAttr("index_is_path", &params_.index_is_path));
     OP_REQUIRES(ctx, num_shards >= 1 && shard_index >= 0 && shard_index < num_shards,
                 absl::InvalidArgumentError(absl::StrCat(
                     "shard=(", num_shards, ", ", shard_index,
@@ -294,12 +439,29 @@ class FFMIndexedDatasetOp : public DatasetOpKernel {
   void MakeDataset(OpKernelContext* ctx, DatasetBase** output) override {
     const Tensor* filenames;
     OP_REQUIRES_OK(ctx, ctx->input("filenames", &filenames));
-    tstring index_bytes;
+    tstring index_input;
     int64_t seed;
-    OP_REQUIRES_OK(ctx, ParseScalarArgument<tstring>(ctx, "index", &index_bytes));
+    OP_REQUIRES_OK(ctx, ParseScalarArgument<tstring>(ctx, "index", &index_input));
     OP_REQUIRES_OK(ctx, ParseScalarArgument<int64_t>(ctx, "seed", &seed));
-    auto index = ffm::RecordIndex::Parse(
-        absl::string_view(index_bytes.data(), index_bytes.size()), "index");
+    IndexedParams params = params_;
+    params.plan.seed = static_cast<uint64_t>(seed);
+    absl::StatusOr<std::shared_ptr<ffm::Storage>> storage =
+        params_.reader.MakeStorage();
+    OP_REQUIRES_OK(ctx, storage.status());
+    params.storage = *std::move(storage);
+    absl::StatusOr<std::shared_ptr<const ffm::RecordIndex>> index;
+    if (params.index_is_path) {
+      index = ffm::OpenIndexFile(std::string(index_input),
+                                 params.storage->Opener());
+    } else {
+      absl::StatusOr<ffm::RecordIndex> parsed = ffm::RecordIndex::Parse(
+          absl::string_view(index_input.data(), index_input.size()), "index");
+      if (parsed.ok()) {
+        index = std::make_shared<const ffm::RecordIndex>(*std::move(parsed));
+      } else {
+        index = parsed.status();
+      }
+    }
     OP_REQUIRES_OK(ctx, index.status());
     std::vector<std::string> files;
     for (int64_t i = 0; i < filenames->NumElements(); ++i) {
@@ -307,25 +469,17 @@ class FFMIndexedDatasetOp : public DatasetOpKernel {
     }
     // The index must describe exactly these files, in this order: record
     // numbers are defined by it.
-    bool same = files.size() == index->files().size();
+    bool same = files.size() == (*index)->files().size();
     for (size_t i = 0; same && i < files.size(); ++i) {
-      same = files[i] == index->files()[i].uri;
+      same = files[i] == (*index)->files()[i].uri;
     }
     OP_REQUIRES(ctx, same,
                 absl::InvalidArgumentError(absl::StrCat(
-                    "the index covers ", index->files().size(),
+                    "the index covers ", (*index)->files().size(),
                     " files that differ from the ", files.size(),
                     " filenames given; build the index from the same list")));
-    IndexedParams params = params_;
-    params.plan.seed = static_cast<uint64_t>(seed);
-    absl::StatusOr<std::shared_ptr<ffm::Storage>> storage =
-        params_.reader.MakeStorage();
-    OP_REQUIRES_OK(ctx, storage.status());
-    params.storage = *std::move(storage);
-    *output = new IndexedDataset(
-        ctx, std::move(files), std::string(index_bytes),
-        std::make_shared<const ffm::RecordIndex>(*std::move(index)),
-        std::move(params));
+    *output = new IndexedDataset(ctx, std::move(files), std::string(index_input),
+                                 *std::move(index), std::move(params));
   }
 
  private:

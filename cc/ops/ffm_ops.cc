@@ -46,7 +46,8 @@ REGISTER_OP("FFMRecordDataset")
     .SetIsStateful()  // source datasets must not be constant-folded
     .SetShapeFn(shape_inference::ScalarShape);
 
-// Records through a RecordIndex (serialised, as written by tf_ffm): exact
+// Records through a RecordIndex (serialised, as written by tf_ffm, or the
+// path of an index file, opened by reference): exact
 // cardinality, random access, global or block shuffle, record-level shards.
 REGISTER_OP("FFMIndexedDataset")
     .Input("filenames: string")
@@ -56,6 +57,8 @@ REGISTER_OP("FFMIndexedDataset")
     .Attr("reshuffle_each_iteration: bool = true")
     .Attr("num_shards: int = 1")
     .Attr("shard_index: int = 0")
+    // `index` holds the path or URI of an index file rather than its bytes.
+    .Attr("index_is_path: bool = false")
     .Attr(ChunkSizeAttr())
     .Attr(MemoryBudgetAttr())
     .Attr(IoThreadsAttr())

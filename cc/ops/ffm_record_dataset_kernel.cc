@@ -146,7 +146,8 @@ class Iterator : public RecordIterator<Dataset, ffm::SequentialReader> {
   }
 
  protected:
-  ffm::SequentialReader* ReaderFor(IteratorContext* ctx) override {
+  absl::StatusOr<ffm::SequentialReader*> ReaderFor(
+      IteratorContext* ctx) override {
     names_->set_context(ctx);  // file names are pulled inside ReadRecord
     return reader_.get();
   }

@@ -67,7 +67,9 @@ class RecordIterator : public DatasetIterator<DatasetT> {
           [this, ctx](auto allocate) { return ReadByIndex(ctx, allocate); },
           ctx->allocator({}), bytes_counter_, out_tensors, end_of_sequence);
     }
-    ReaderT* reader = ReaderFor(ctx);
+    absl::StatusOr<ReaderT*> found = ReaderFor(ctx);
+    if (!found.ok()) return found.status();
+    ReaderT* reader = *found;
     return NextRecordTensor(
         [reader](auto allocate) { return reader->ReadRecord(allocate); },
         ctx->allocator({}), bytes_counter_, out_tensors, end_of_sequence);
@@ -75,7 +77,7 @@ class RecordIterator : public DatasetIterator<DatasetT> {
 
  protected:
   // The reader the next record comes from; called with mu_ held.
-  virtual ReaderT* ReaderFor(IteratorContext* ctx) = 0;
+  virtual absl::StatusOr<ReaderT*> ReaderFor(IteratorContext* ctx) = 0;
 
   // The record at output position ctx->index_mapper()(k) for the next k, as
   // TF's random-access protocol asks; OutOfRange ends the sequence. Called

@@ -22,6 +22,8 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "ffm/index/index_builder.h"
+#include "ffm/index/index_store.h"
+#include "ffm/index/index_writer.h"
 #include "ffm/index/record_index.h"
 #include "ffm/io/io_stats.h"
 #include "ffm/io/storage.h"
@@ -83,15 +85,19 @@ auto WithStorage(const std::string& options, F f)
   return f(**storage);
 }
 
-// A read-only int64 view of `values`, kept alive by `owner` (the Index that
-// holds them): no copy. Offsets and lengths are below 2^63 (file sizes), so
-// their bits read the same as int64, the dtype these arrays always had.
-py::array_t<int64_t> View(const std::vector<uint64_t>& values, py::handle owner) {
-  py::array_t<int64_t> view({static_cast<py::ssize_t>(values.size())},
-                            reinterpret_cast<const int64_t*>(values.data()),
-                            owner);
-  view.attr("setflags")(py::arg("write") = false);
-  return view;
+// A read-only int64 array owning `values`. Offsets and lengths are below
+// 2^63 (file sizes), so their bits read the same as int64, the dtype these
+// arrays always had.
+py::array_t<int64_t> ReadOnlyArray(std::vector<uint64_t> values) {
+  auto* owned = new std::vector<uint64_t>(std::move(values));
+  py::capsule free(owned, [](void* p) {
+    delete static_cast<std::vector<uint64_t>*>(p);
+  });
+  py::array_t<int64_t> array({static_cast<py::ssize_t>(owned->size())},
+                             reinterpret_cast<const int64_t*>(owned->data()),
+                             free);
+  array.attr("setflags")(py::arg("write") = false);
+  return array;
 }
 
 template <typename Field>
@@ -125,7 +131,7 @@ std::shared_ptr<RecordIndex> CreateIndex(const std::vector<std::string>& uris,
           absl::StrCat(uris[i], ": negative size or record count")));
     }
     files[i] = {uris[i], static_cast<uint64_t>(sizes.at(i)), mtimes_ns.at(i),
-                static_cast<uint64_t>(counts.at(i))};
+                static_cast<uint64_t>(counts.at(i)), 0};
   }
   std::vector<uint64_t> lens(static_cast<size_t>(lengths.size()));
   const int64_t* data = lengths.data();
@@ -139,7 +145,7 @@ std::shared_ptr<RecordIndex> CreateIndex(const std::vector<std::string>& uris,
   absl::StatusOr<RecordIndex> index;
   {
     py::gil_scoped_release unlocked;
-    index = RecordIndex::Create(std::move(files), std::move(lens));
+    index = RecordIndex::Create(std::move(files), lens);
   }
   return std::make_shared<RecordIndex>(ValueOrThrow(std::move(index)));
 }
@@ -210,6 +216,20 @@ PYBIND11_MODULE(_engine, m) {
           },
           py::arg("data"), py::arg("name") = "index",
           "Parses a serialised index; DataLossError naming `name` if corrupt.")
+      .def_static(
+          "open",
+          [](const std::string& uri, const std::string& storage_options) {
+            absl::StatusOr<std::shared_ptr<const RecordIndex>> index =
+                WithStorage(storage_options, [&](const Storage& storage) {
+                  return OpenIndexFile(uri, storage.Opener());
+                });
+            // Read-only in Python too; the const is the engine's sharing.
+            return std::const_pointer_cast<RecordIndex>(
+                ValueOrThrow(std::move(index)));
+          },
+          py::arg("uri"), py::arg("storage_options") = "",
+          "Opens an index file in place (memory-mapped; s3:// fetched once "
+          "into the local index cache); records are checked as located.")
       .def_static("create", &CreateIndex, py::arg("files"), py::arg("sizes"),
                   py::arg("mtimes_ns"), py::arg("counts"), py::arg("lengths"),
                   "An index from per-file columns and every record's data length.")
@@ -250,16 +270,19 @@ PYBIND11_MODULE(_engine, m) {
                              })
       .def_property_readonly(
           "lengths",
-          [](py::object self) {
-            return View(self.cast<const RecordIndex&>().lengths(), self);
+          [](const RecordIndex& index) {
+            ThrowIfError(index.CheckAll());
+            return ReadOnlyArray(index.lengths());
           },
-          "Data length of every record (read-only view, no copy).")
+          "Data length of every record (a read-only array made on each call).")
       .def_property_readonly(
           "offsets",
-          [](py::object self) {
-            return View(self.cast<const RecordIndex&>().offsets(), self);
+          [](const RecordIndex& index) {
+            ThrowIfError(index.CheckAll());
+            return ReadOnlyArray(index.offsets());
           },
-          "Offset of every record's header in its file (read-only view).")
+          "Offset of every record's header in its file (made on each call).")
+      .def_property_readonly("serialized_size", &RecordIndex::serialized_size)
       .def(
           "locate",
           [](const RecordIndex& index, int64_t i) {
@@ -267,11 +290,48 @@ PYBIND11_MODULE(_engine, m) {
               throw py::index_error(absl::StrCat("record ", i, " out of range for ",
                                                  index.num_records(), " records"));
             }
-            RecordLocation at = index.Locate(static_cast<uint64_t>(i));
+            RecordLocation at =
+                ValueOrThrow(index.Find(static_cast<uint64_t>(i)));
             return py::make_tuple(at.file, at.offset, at.length);
           },
           py::arg("i"), "(file number, offset, length) of record i.");
 
+  py::class_<IndexWriter>(
+      m, "IndexWriter",
+      "Writes an index file file by file, in memory for one block of offsets: "
+      "for indexes too large to build in memory.")
+      .def(py::init([](const std::string& path) {
+             return ValueOrThrow(IndexWriter::ToFile(path));
+           }),
+           py::arg("path"))
+      .def(
+          "add_file",
+          [](IndexWriter& w, const std::string& uri, int64_t size,
+             int64_t mtime_ns, const Int64Array& lengths) {
+            if (size < 0 || lengths.ndim() != 1) {
+              ThrowIfError(absl::InvalidArgumentError(absl::StrCat(
+                  uri, ": a size >= 0 and one-dimensional lengths are needed")));
+            }
+            const auto* data = reinterpret_cast<const uint64_t*>(lengths.data());
+            const size_t n = static_cast<size_t>(lengths.size());
+            for (size_t i = 0; i < n; ++i) {
+              if (lengths.data()[i] < 0) {
+                ThrowIfError(absl::InvalidArgumentError(
+                    absl::StrCat(uri, ": negative length of record ", i)));
+              }
+            }
+            IndexedFile f{uri, static_cast<uint64_t>(size), mtime_ns, n, 0};
+            py::gil_scoped_release unlocked;
+            ThrowIfError(w.AddFile(std::move(f), absl::MakeConstSpan(data, n)));
+          },
+          py::arg("uri"), py::arg("size"), py::arg("mtime_ns"), py::arg("lengths"))
+      .def("finish", [](IndexWriter& w) {
+        py::gil_scoped_release unlocked;
+        ThrowIfError(w.Finish().status());
+      });
+
+  m.def("index_cache_dir", &IndexCacheDir,
+        "Where indexes opened from remote storage are kept.");
   m.def(
       "read_whole",
       [](const std::string& uri, const std::string& storage_options) {

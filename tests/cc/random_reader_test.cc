@@ -72,7 +72,7 @@ Dataset MakeDataset(uint32_t seed, int num_files, int max_records,
 
 std::vector<uint64_t> PlanOrder(const ReadPlan& plan) {
   std::vector<uint64_t> out;
-  for (const ReadGroup& g : plan.groups) {
+  for (const ReadGroup& g : GroupsOf(plan)) {
     out.insert(out.end(), g.records.begin(), g.records.end());
   }
   return out;
@@ -208,7 +208,7 @@ INSTANTIATE_TEST_SUITE_P(
 TEST(RandomReaderErrorTest, SkipToPastTheEndOrAfterReadingIsRefused) {
   Dataset d = MakeDataset(22, 3, 10, 100);
   ReadPlan plan = MakeReadPlan(*d.index, PlanOptions{});
-  const uint64_t n = plan.num_records;
+  const uint64_t n = plan.num_records();
   {
     RandomReader reader(d.index, plan, MapOpener(d.bytes), {});
     EXPECT_FALSE(reader.SkipTo(n + 1).ok());

@@ -1,4 +1,5 @@
-// MakeReadPlan and EpochOrder over none/global/block: each record exactly
+// ReadPlan (whole epochs through test_util's MakeReadPlan, GroupsOf and
+// EpochOrder) over none/global/block: each record exactly
 // once per epoch, shards disjoint and covering, seeded orders, byte ranges
 // that cover exactly their group's records within range_bytes.
 #include "ffm/reader/read_plan.h"
@@ -15,9 +16,14 @@
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "ffm/tfrecord/format.h"
+#include "test_util.h"
 
 namespace ffm {
 namespace {
+
+using test::EpochOrder;
+using test::GroupsOf;
+using test::MakeReadPlan;
 
 // An index over files of the given record lengths (no bytes needed: plans
 // only look at the index). Files may be empty.
@@ -58,7 +64,7 @@ RecordIndex RandomIndex(uint32_t seed, int num_files, int max_records,
 
 std::vector<uint64_t> Flatten(const ReadPlan& plan) {
   std::vector<uint64_t> out;
-  for (const ReadGroup& g : plan.groups) {
+  for (const ReadGroup& g : GroupsOf(plan)) {
     out.insert(out.end(), g.records.begin(), g.records.end());
   }
   return out;
@@ -73,12 +79,13 @@ std::vector<uint64_t> Iota(uint64_t n) {
 
 // Checks what holds for every plan: groups are non-empty, and their ranges
 // cover exactly the bytes of their records (each record inside one range,
-// no extra bytes), sorted by (file, offset), each at most range_bytes
-// unless it holds a single larger record.
+// no extra bytes), sorted by (file, offset), each at most range_bytes (twice
+// that for blocks) unless it holds a single larger record.
 void ExpectRangesCoverGroups(const RecordIndex& index, const ReadPlan& plan,
                              const PlanOptions& o) {
-  for (size_t gi = 0; gi < plan.groups.size(); ++gi) {
-    const ReadGroup& g = plan.groups[gi];
+  const std::vector<ReadGroup> groups = GroupsOf(plan);
+  for (size_t gi = 0; gi < groups.size(); ++gi) {
+    const ReadGroup& g = groups[gi];
     SCOPED_TRACE(absl::StrCat("group ", gi));
     EXPECT_FALSE(g.records.empty());
     uint64_t record_bytes = 0;
@@ -105,8 +112,13 @@ void ExpectRangesCoverGroups(const RecordIndex& index, const ReadPlan& plan,
       ASSERT_LT(r.file, index.files().size());
       EXPECT_LE(r.offset + r.length, index.files()[r.file].size);
       EXPECT_GE(hits[ri], 1) << "range " << ri << " holds no record";
+      // Block mode reads each block whole: records starting within
+      // range_bytes, so ending within twice that.
+      const uint64_t limit = o.shuffle == ShuffleMode::kBlock
+                                 ? 2 * o.range_bytes
+                                 : o.range_bytes;
       if (hits[ri] > 1) {
-        EXPECT_LE(r.length, o.range_bytes) << "range " << ri;
+        EXPECT_LE(r.length, limit) << "range " << ri;
       }
       if (ri > 0) {
         const ByteRange& p = g.ranges[ri - 1];
@@ -149,7 +161,7 @@ TEST_P(ReadPlanTest, ShardsTogetherYieldEveryRecordExactlyOnce) {
   for (uint64_t k = 0; k < shards; ++k) {
     ReadPlan plan = MakeReadPlan(index_, Options(k));
     std::vector<uint64_t> records = Flatten(plan);
-    EXPECT_EQ(plan.num_records, records.size());
+    EXPECT_EQ(plan.num_records(), records.size());
     sizes.push_back(records.size());
     for (uint64_t id : records) {
       ASSERT_LT(id, n);
@@ -195,15 +207,16 @@ TEST_P(ReadPlanTest, SameOptionsGiveTheSamePlan) {
   for (uint64_t k = 0; k < std::get<1>(GetParam()); ++k) {
     ReadPlan a = MakeReadPlan(index_, Options(k));
     ReadPlan b = MakeReadPlan(index_, Options(k));
-    ASSERT_EQ(a.groups.size(), b.groups.size());
-    EXPECT_EQ(a.num_records, b.num_records);
-    for (size_t g = 0; g < a.groups.size(); ++g) {
-      EXPECT_EQ(a.groups[g].records, b.groups[g].records);
-      ASSERT_EQ(a.groups[g].ranges.size(), b.groups[g].ranges.size());
-      for (size_t r = 0; r < a.groups[g].ranges.size(); ++r) {
-        EXPECT_EQ(a.groups[g].ranges[r].file, b.groups[g].ranges[r].file);
-        EXPECT_EQ(a.groups[g].ranges[r].offset, b.groups[g].ranges[r].offset);
-        EXPECT_EQ(a.groups[g].ranges[r].length, b.groups[g].ranges[r].length);
+    const std::vector<ReadGroup> ga = GroupsOf(a), gb = GroupsOf(b);
+    ASSERT_EQ(ga.size(), gb.size());
+    EXPECT_EQ(a.num_records(), b.num_records());
+    for (size_t g = 0; g < ga.size(); ++g) {
+      EXPECT_EQ(ga[g].records, gb[g].records);
+      ASSERT_EQ(ga[g].ranges.size(), gb[g].ranges.size());
+      for (size_t r = 0; r < ga[g].ranges.size(); ++r) {
+        EXPECT_EQ(ga[g].ranges[r].file, gb[g].ranges[r].file);
+        EXPECT_EQ(ga[g].ranges[r].offset, gb[g].ranges[r].offset);
+        EXPECT_EQ(ga[g].ranges[r].length, gb[g].ranges[r].length);
       }
     }
   }
@@ -229,7 +242,7 @@ TEST(ReadPlanOrderTest, NoneIsFileOrderWithRunsOfWholeRecords) {
   o.seed = 99;  // ignored without shuffling
   ReadPlan plan = MakeReadPlan(index, o);
   EXPECT_EQ(Flatten(plan), Iota(index.num_records()));
-  for (const ReadGroup& g : plan.groups) {
+  for (const ReadGroup& g : GroupsOf(plan)) {
     // A run is one ranged read within one file.
     EXPECT_EQ(g.ranges.size(), 1u);
     for (size_t i = 1; i < g.records.size(); ++i) {
@@ -246,11 +259,11 @@ TEST(ReadPlanOrderTest, NoneGroupsAreAsLargeAsRangeBytesAllows) {
   o.range_bytes = 400;
   ReadPlan plan = MakeReadPlan(index, o);
   std::vector<size_t> sizes;
-  for (const ReadGroup& g : plan.groups) sizes.push_back(g.records.size());
+  for (const ReadGroup& g : GroupsOf(plan)) sizes.push_back(g.records.size());
   EXPECT_EQ(sizes, (std::vector<size_t>{3, 3, 3, 1}));
-  ASSERT_EQ(plan.groups.size(), 4u);
-  EXPECT_EQ(plan.groups[1].ranges[0].offset, 3 * 116u);
-  EXPECT_EQ(plan.groups[1].ranges[0].length, 3 * 116u);
+  ASSERT_EQ(GroupsOf(plan).size(), 4u);
+  EXPECT_EQ(GroupsOf(plan)[1].ranges[0].offset, 3 * 116u);
+  EXPECT_EQ(GroupsOf(plan)[1].ranges[0].length, 3 * 116u);
 }
 
 TEST(ReadPlanOrderTest, RecordLargerThanRangeBytesIsReadWhole) {
@@ -283,7 +296,7 @@ TEST(ReadPlanOrderTest, RangesNeverSpanTwoFiles) {
     ReadPlan plan = MakeReadPlan(index, o);
     ExpectRangesCoverGroups(index, plan, o);
     std::set<uint32_t> files;
-    for (const ReadGroup& g : plan.groups) {
+    for (const ReadGroup& g : GroupsOf(plan)) {
       for (const ByteRange& r : g.ranges) {
         EXPECT_TRUE(files.insert(r.file).second)
             << "file " << r.file << " read in two ranges";
@@ -304,11 +317,12 @@ TEST(ReadPlanOrderTest, GlobalIsAPermutationInGroupsOfGroupRecords) {
   EXPECT_NE(order, Iota(index.num_records())) << "not shuffled";
   std::sort(order.begin(), order.end());
   EXPECT_EQ(order, Iota(index.num_records()));
-  ASSERT_FALSE(plan.groups.empty());
-  for (size_t g = 0; g + 1 < plan.groups.size(); ++g) {
-    EXPECT_EQ(plan.groups[g].records.size(), 32u) << "group " << g;
+  const std::vector<ReadGroup> groups = GroupsOf(plan);
+  ASSERT_FALSE(groups.empty());
+  for (size_t g = 0; g + 1 < groups.size(); ++g) {
+    EXPECT_EQ(groups[g].records.size(), 32u) << "group " << g;
   }
-  EXPECT_LE(plan.groups.back().records.size(), 32u);
+  EXPECT_LE(groups.back().records.size(), 32u);
 }
 
 TEST(ReadPlanOrderTest, GlobalOrderDependsOnSeedAndEpoch) {
@@ -342,8 +356,8 @@ TEST(ReadPlanOrderTest, GlobalOrderDependsOnSeedAndEpoch) {
 }
 
 TEST(ReadPlanOrderTest, BlockModeShufflesBlocksAndReadsFewRangesPerGroup) {
-  // 200 records of 100 bytes (116 framed) in two files: blocks of 8 records
-  // under range_bytes = 1000.
+  // 200 records of 100 bytes (116 framed) in two files: blocks of the 8 or
+  // 9 records starting in each 1000 bytes.
   RecordIndex index = MakeIndex({std::vector<uint64_t>(120, 100),
                                  std::vector<uint64_t>(80, 100)});
   PlanOptions o;
@@ -357,10 +371,10 @@ TEST(ReadPlanOrderTest, BlockModeShufflesBlocksAndReadsFewRangesPerGroup) {
   std::sort(order.begin(), order.end());
   EXPECT_EQ(order, Iota(index.num_records()));
   ExpectRangesCoverGroups(index, plan, o);
-  for (const ReadGroup& g : plan.groups) {
-    // A group is window_blocks blocks: near-sequential I/O.
+  for (const ReadGroup& g : GroupsOf(plan)) {
+    // A group is window_blocks blocks, each read whole: near-sequential I/O.
     EXPECT_LE(g.ranges.size(), 4u);
-    EXPECT_LE(g.records.size(), 4u * 8u);
+    EXPECT_LE(g.records.size(), 4u * 9u);
   }
   PlanOptions next_epoch = o;
   next_epoch.epoch = 1;
@@ -376,8 +390,8 @@ TEST(ReadPlanOrderTest, EmptyIndexGivesAnEmptyPlan) {
     o.num_shards = 3;
     o.shard_index = 1;
     ReadPlan plan = MakeReadPlan(index, o);
-    EXPECT_EQ(plan.num_records, 0u) << ShuffleModeName(mode);
-    EXPECT_TRUE(plan.groups.empty()) << ShuffleModeName(mode);
+    EXPECT_EQ(plan.num_records(), 0u) << ShuffleModeName(mode);
+    EXPECT_TRUE(GroupsOf(plan).empty()) << ShuffleModeName(mode);
     EXPECT_TRUE(EpochOrder(index, o).empty()) << ShuffleModeName(mode);
   }
 }
@@ -391,7 +405,7 @@ TEST(ReadPlanOrderTest, ShardSizesFollowPositionsKNOverN) {
   for (uint64_t k = 0; k < 4; ++k) {
     o.shard_index = k;
     EXPECT_EQ(EpochOrder(index, o), expected[k]) << "shard " << k;
-    EXPECT_EQ(MakeReadPlan(index, o).num_records, expected[k].size());
+    EXPECT_EQ(MakeReadPlan(index, o).num_records(), expected[k].size());
   }
 }
 

@@ -4,11 +4,13 @@
 #include "ffm/index/record_index.h"
 
 #include <cstdint>
+#include <cstdio>
 #include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
+#include "ffm/index/index_writer.h"
 #include "ffm/tfrecord/format.h"
 #include "test_util.h"
 
@@ -160,25 +162,70 @@ TEST(RecordIndexTest, CreateRefusesLengthsThatWouldOverflow) {
 TEST(RecordIndexTest, SerializeFollowsTheDocumentedLayout) {
   RecordIndex index = Sample();
   const std::string bytes = index.Serialize();
-  size_t expected_size = 8 + 8 + 8 + 5 * 8 + 4;
+  std::string table;
   for (const IndexedFile& f : index.files()) {
-    expected_size += 4 + f.uri.size() + 8 + 8 + 8;
+    table += index_format::EncodeFile(f);
   }
-  ASSERT_EQ(bytes.size(), expected_size);
-  EXPECT_EQ(bytes.substr(0, 8), "TFFMIDX1");
+  const size_t files_at = 64 + 5 * 8 + 4;  // header, offsets, one block CRC
+  ASSERT_EQ(bytes.size(), files_at + table.size());
+  EXPECT_EQ(bytes.substr(0, 8), "TFFMIDX2");
   EXPECT_EQ(tfrecord::DecodeFixed64(&bytes[8]), 3u);   // files
   EXPECT_EQ(tfrecord::DecodeFixed64(&bytes[16]), 5u);  // records
-  EXPECT_EQ(tfrecord::DecodeFixed32(&bytes[24]), 16u);  // first uri's length
-  EXPECT_EQ(bytes.substr(28, 16), "/data/a.tfrecord");
-  EXPECT_EQ(tfrecord::DecodeFixed64(&bytes[44]), index.files()[0].size);
-  EXPECT_EQ(static_cast<int64_t>(tfrecord::DecodeFixed64(&bytes[52])),
+  EXPECT_EQ(tfrecord::DecodeFixed64(&bytes[24]), RecordIndex::kBlockRecords);
+  EXPECT_EQ(tfrecord::DecodeFixed64(&bytes[32]), files_at);
+  EXPECT_EQ(tfrecord::DecodeFixed64(&bytes[40]), table.size());
+  EXPECT_EQ(tfrecord::DecodeFixed32(&bytes[48]),
+            tfrecord::MaskCrc(tfrecord::Crc32c(table)));
+  EXPECT_EQ(tfrecord::DecodeFixed32(&bytes[52]),
+            tfrecord::MaskCrc(tfrecord::Crc32c(bytes.substr(0, 52))));
+  // Offsets of the records' headers, restarting at 0 in each file.
+  const std::vector<uint64_t> offsets = {0, 21, 37, 0, 23};
+  for (size_t i = 0; i < offsets.size(); ++i) {
+    EXPECT_EQ(tfrecord::DecodeFixed64(&bytes[64 + 8 * i]), offsets[i]) << i;
+  }
+  EXPECT_EQ(tfrecord::DecodeFixed32(&bytes[104]),
+            tfrecord::MaskCrc(tfrecord::Crc32c(bytes.substr(64, 40))));
+  EXPECT_EQ(bytes.substr(files_at), table);
+  // The first file: uri, size, mtime, count, end of its last record.
+  EXPECT_EQ(tfrecord::DecodeFixed32(&table[0]), 16u);
+  EXPECT_EQ(table.substr(4, 16), "/data/a.tfrecord");
+  EXPECT_EQ(tfrecord::DecodeFixed64(&table[20]), index.files()[0].size);
+  EXPECT_EQ(static_cast<int64_t>(tfrecord::DecodeFixed64(&table[28])),
             1700000000123456789);
-  EXPECT_EQ(tfrecord::DecodeFixed64(&bytes[60]), 3u);
-  // The last length, then the masked CRC of everything before it.
-  const size_t body = bytes.size() - 4;
-  EXPECT_EQ(tfrecord::DecodeFixed64(&bytes[body - 8]), 3u);
-  EXPECT_EQ(tfrecord::DecodeFixed32(&bytes[body]),
-            tfrecord::MaskCrc(tfrecord::Crc32c(bytes.substr(0, body))));
+  EXPECT_EQ(tfrecord::DecodeFixed64(&table[36]), 3u);
+  EXPECT_EQ(tfrecord::DecodeFixed64(&table[44]), 37u + 1016u);
+}
+
+// The first layout, written by hand as earlier versions did.
+std::string SampleV1() {
+  auto u64 = [](uint64_t v) {
+    std::string b(8, '\0');
+    tfrecord::EncodeFixed64(&b[0], v);
+    return b;
+  };
+  auto u32 = [](uint32_t v) {
+    std::string b(4, '\0');
+    tfrecord::EncodeFixed32(&b[0], v);
+    return b;
+  };
+  RecordIndex sample = Sample();
+  std::string out = "TFFMIDX1" + u64(3) + u64(5);
+  for (const IndexedFile& f : sample.files()) {
+    out += u32(f.uri.size()) + f.uri + u64(f.size) +
+           u64(static_cast<uint64_t>(f.mtime_ns)) + u64(f.num_records);
+  }
+  for (uint64_t length : {5, 0, 1000, 7, 3}) out += u64(length);
+  return out + u32(tfrecord::MaskCrc(tfrecord::Crc32c(out)));
+}
+
+TEST(RecordIndexTest, IndexesOfTheFirstLayoutAreStillRead) {
+  absl::StatusOr<RecordIndex> parsed = RecordIndex::Parse(SampleV1(), "old.idx");
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  ExpectSameIndex(Sample(), *parsed);
+  std::string corrupt = SampleV1();
+  corrupt[30] ^= 1;
+  EXPECT_TRUE(StatusIs(RecordIndex::Parse(corrupt, "old.idx").status(),
+                       absl::StatusCode::kDataLoss, {"old.idx"}));
 }
 
 TEST(RecordIndexTest, SerializeParseRoundTrip) {
@@ -248,26 +295,35 @@ TEST(RecordIndexTest, TrailingBytesAreDataLoss) {
                        absl::StatusCode::kDataLoss, {"idx"}));
 }
 
-// Re-signs `body` (an index without its CRC) so that only the content checks
-// can catch what is wrong with it.
-std::string Signed(std::string body) {
-  char crc[4];
-  tfrecord::EncodeFixed32(crc, tfrecord::MaskCrc(tfrecord::Crc32c(body)));
-  return body + std::string(crc, 4);
+// `bytes` with its header and file table signed again, so that only the
+// content checks can catch what is wrong with it.
+std::string Resigned(std::string bytes) {
+  index_format::Header h;
+  h.num_files = tfrecord::DecodeFixed64(&bytes[8]);
+  h.num_records = tfrecord::DecodeFixed64(&bytes[16]);
+  h.block_records = tfrecord::DecodeFixed64(&bytes[24]);
+  h.files_offset = tfrecord::DecodeFixed64(&bytes[32]);
+  h.files_bytes = tfrecord::DecodeFixed64(&bytes[40]);
+  if (h.files_offset <= bytes.size()) {
+    h.files_crc = tfrecord::MaskCrc(
+        tfrecord::Crc32c(absl::string_view(bytes).substr(h.files_offset)));
+  }
+  bytes.replace(0, 64, index_format::EncodeHeader(h));
+  return bytes;
 }
 
 TEST(RecordIndexTest, WellSignedButInconsistentIndexesAreDataLoss) {
   const std::string good = Sample().Serialize();
-  const std::string body = good.substr(0, good.size() - 4);
-  ASSERT_TRUE(RecordIndex::Parse(Signed(body), "idx").ok());
+  ASSERT_TRUE(RecordIndex::Parse(Resigned(good), "idx").ok());
+  const uint64_t files_at = tfrecord::DecodeFixed64(&good[32]);
 
   struct Case {
     const char* what;
-    std::string body;
+    std::string bytes;
   };
   std::vector<Case> cases;
-  auto with_u64 = [&body](size_t at, uint64_t v) {
-    std::string b = body;
+  auto with_u64 = [&good](size_t at, uint64_t v) {
+    std::string b = good;
     tfrecord::EncodeFixed64(&b[at], v);
     return b;
   };
@@ -275,19 +331,79 @@ TEST(RecordIndexTest, WellSignedButInconsistentIndexesAreDataLoss) {
   cases.push_back({"huge record count", with_u64(16, UINT64_MAX)});
   cases.push_back({"one record fewer", with_u64(16, 4)});
   cases.push_back({"one record more", with_u64(16, 6)});
-  cases.push_back({"first file too short", with_u64(44, 10)});
-  cases.push_back({"first file's count too high", with_u64(60, 4)});
-  cases.push_back({"extra bytes", body + std::string(8, '\0')});
-  cases.push_back({"uri length past the end", [&body] {
-                     std::string b = body;
-                     tfrecord::EncodeFixed32(&b[24], 0x7fffffff);
+  cases.push_back({"no records per block", with_u64(24, 0)});
+  cases.push_back({"file table elsewhere", with_u64(32, files_at - 4)});
+  cases.push_back({"first file too short", with_u64(files_at + 20, 10)});
+  cases.push_back({"first file's count too high", with_u64(files_at + 36, 4)});
+  cases.push_back({"first file's end past its size",
+                   with_u64(files_at + 44, uint64_t{1} << 40)});
+  cases.push_back({"extra bytes", good + std::string(8, '\0')});
+  cases.push_back({"uri length past the end", [&] {
+                     std::string b = good;
+                     tfrecord::EncodeFixed32(&b[files_at], 0x7fffffff);
                      return b;
                    }()});
+  // Offsets that do not frame records, with the block's CRC made to match.
+  for (auto [i, offset] : std::vector<std::pair<int, uint64_t>>{
+           {0, 4}, {1, 10}, {2, 2000}, {4, 0}}) {
+    std::string b = with_u64(64 + 8 * i, offset);
+    tfrecord::EncodeFixed32(
+        &b[104], tfrecord::MaskCrc(tfrecord::Crc32c(b.substr(64, 40))));
+    cases.push_back({"offsets that do not frame records", b});
+  }
   for (const Case& c : cases) {
-    EXPECT_TRUE(StatusIs(RecordIndex::Parse(Signed(c.body), "my.idx").status(),
+    EXPECT_TRUE(StatusIs(RecordIndex::Parse(Resigned(c.bytes), "my.idx").status(),
                          absl::StatusCode::kDataLoss, {"my.idx"}))
         << c.what;
   }
+}
+
+// Opened in place, a corrupt block of offsets fails the records it holds
+// (and only those), naming the index, when they are first located.
+TEST(RecordIndexTest, OpenChecksEachBlockWhenFirstUsed) {
+  const uint64_t n = RecordIndex::kBlockRecords + 100;
+  std::vector<uint64_t> lengths(n, 10);
+  absl::StatusOr<RecordIndex> built =
+      RecordIndex::Create({File("mem://big", lengths)}, lengths);
+  ASSERT_TRUE(built.ok()) << built.status();
+  std::string bytes = built->Serialize();
+  bytes[64 + 8 * 5] ^= 1;  // record 5's offset, in block 0
+  absl::StatusOr<RecordIndex> opened =
+      RecordIndex::Open(OwnedRegion(bytes), "s3://b/big.idx");
+  ASSERT_TRUE(opened.ok()) << opened.status();
+  EXPECT_EQ(opened->num_records(), n);
+  for (uint64_t i : {uint64_t{0}, uint64_t{5}, RecordIndex::kBlockRecords - 1}) {
+    EXPECT_TRUE(StatusIs(opened->Find(i).status(), absl::StatusCode::kDataLoss,
+                         {"s3://b/big.idx", "checksum"}))
+        << "record " << i;
+  }
+  absl::StatusOr<RecordLocation> later = opened->Find(RecordIndex::kBlockRecords);
+  ASSERT_TRUE(later.ok()) << later.status();
+  EXPECT_EQ(later->offset, RecordIndex::kBlockRecords * 26);
+  EXPECT_EQ(later->length, 10u);
+  EXPECT_TRUE(StatusIs(opened->CheckAll(), absl::StatusCode::kDataLoss,
+                       {"s3://b/big.idx"}));
+  EXPECT_TRUE(StatusIs(RecordIndex::Parse(bytes, "whole.idx").status(),
+                       absl::StatusCode::kDataLoss, {"whole.idx"}));
+}
+
+TEST(RecordIndexTest, IndexWriterToFileMatchesCreate) {
+  const std::string path = ::testing::TempDir() + "/writer_test.idx";
+  absl::StatusOr<IndexWriter> writer = IndexWriter::ToFile(path);
+  ASSERT_TRUE(writer.ok()) << writer.status();
+  RecordIndex sample = Sample();
+  uint64_t next = 0;
+  const std::vector<uint64_t> lengths = {5, 0, 1000, 7, 3};
+  for (const IndexedFile& f : sample.files()) {
+    ASSERT_TRUE(writer->AddFile(f, absl::MakeConstSpan(lengths).subspan(
+                                       next, f.num_records)).ok());
+    next += f.num_records;
+  }
+  ASSERT_TRUE(writer->Finish().ok());
+  absl::StatusOr<std::shared_ptr<const IndexRegion>> mapped = MapRegion(path);
+  ASSERT_TRUE(mapped.ok()) << mapped.status();
+  EXPECT_EQ((*mapped)->bytes(), sample.Serialize());
+  std::remove(path.c_str());
 }
 
 TEST(RecordIndexTest, NotAnIndexIsDataLoss) {

@@ -248,5 +248,47 @@ bool ContainsToken(absl::string_view text, absl::string_view piece) {
   return ::testing::AssertionSuccess();
 }
 
+ReadPlan MakeReadPlan(const RecordIndex& index, const PlanOptions& options) {
+  absl::StatusOr<ReadPlan> plan =
+      ReadPlan::Make(std::make_shared<const RecordIndex>(index), options);
+  if (!plan.ok()) {
+    ADD_FAILURE() << plan.status();
+    return *ReadPlan::Make(std::make_shared<const RecordIndex>(
+                               *RecordIndex::Create({}, {})),
+                           PlanOptions{});
+  }
+  return *std::move(plan);
+}
+
+std::vector<ReadGroup> GroupsOf(const ReadPlan& plan) {
+  std::vector<ReadGroup> groups;
+  for (uint64_t p = 0; p < plan.num_records();) {
+    absl::StatusOr<ReadGroup> g = plan.GroupAt(p);
+    if (!g.ok() || g->records.empty()) {
+      ADD_FAILURE() << "no group at position " << p << ": " << g.status();
+      break;
+    }
+    EXPECT_EQ(g->first_position, p);
+    p += g->records.size();
+    groups.push_back(*std::move(g));
+  }
+  return groups;
+}
+
+std::vector<uint64_t> EpochOrder(const RecordIndex& index,
+                                 const PlanOptions& options) {
+  ReadPlan plan = MakeReadPlan(index, options);
+  std::vector<uint64_t> order;
+  for (uint64_t p = 0; p < plan.num_records(); ++p) {
+    absl::StatusOr<uint64_t> id = plan.RecordAt(p);
+    if (!id.ok()) {
+      ADD_FAILURE() << id.status();
+      break;
+    }
+    order.push_back(*id);
+  }
+  return order;
+}
+
 }  // namespace test
 }  // namespace ffm

@@ -25,6 +25,7 @@
 #include "ffm/prefetch/byte_budget.h"
 #include "ffm/prefetch/chunk_prefetcher.h"
 #include "ffm/prefetch/executor.h"
+#include "ffm/reader/read_plan.h"
 #include "ffm/reader/sequential_reader.h"
 #include "ffm/stream/byte_stream.h"
 #include "ffm/tfrecord/record_reader.h"
@@ -167,6 +168,14 @@ inline std::unique_ptr<FileNames> List(std::vector<std::string> names,
 ::testing::AssertionResult StatusIs(const absl::Status& status,
                                     absl::StatusCode code,
                                     const std::vector<std::string>& pieces);
+
+// A whole epoch's plan spelled out, for tests: the plan over a copy of
+// `index`, all of its groups (asked for one after another, as a reader
+// does) and the record ids in order. Each ADD_FAILUREs on an error.
+ReadPlan MakeReadPlan(const RecordIndex& index, const PlanOptions& options);
+std::vector<ReadGroup> GroupsOf(const ReadPlan& plan);
+std::vector<uint64_t> EpochOrder(const RecordIndex& index,
+                                 const PlanOptions& options);
 
 }  // namespace test
 }  // namespace ffm

@@ -1,160 +1,209 @@
 #include "ffm/index/record_index.h"
 
 #include <algorithm>
-#include <cstring>
 
 #include "absl/strings/str_cat.h"
+#include "ffm/index/index_v1.h"
+#include "ffm/index/index_writer.h"
 #include "ffm/tfrecord/format.h"
 
 namespace ffm {
 
-namespace {
-
-constexpr char kMagic[] = "TFFMIDX1";
-constexpr size_t kMagicSize = 8;
-
-void PutU64(std::string* out, uint64_t v) {
-  char b[8];
-  tfrecord::EncodeFixed64(b, v);
-  out->append(b, 8);
-}
-
-void PutU32(std::string* out, uint32_t v) {
-  char b[4];
-  tfrecord::EncodeFixed32(b, v);
-  out->append(b, 4);
-}
-
-// Reads fixed-size fields from the serialised index, remembering whether it
-// ran past the end.
-class Cursor {
- public:
-  explicit Cursor(absl::string_view bytes) : rest_(bytes) {}
-  bool ok() const { return ok_; }
-  uint64_t U64() { return Fixed(8) ? tfrecord::DecodeFixed64(last_) : 0; }
-  uint32_t U32() { return Fixed(4) ? tfrecord::DecodeFixed32(last_) : 0; }
-  std::string Bytes(uint64_t n) {
-    if (!ok_ || n > rest_.size()) {
-      ok_ = false;
-      return "";
+absl::StatusOr<RecordIndex> RecordIndex::Create(
+    std::vector<IndexedFile> files, const std::vector<uint64_t>& lengths) {
+  IndexWriter writer = IndexWriter::ToString();
+  uint64_t next = 0;
+  for (IndexedFile& f : files) {
+    if (f.num_records > lengths.size() - next) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "index lists more records for its files than lengths (",
+          lengths.size(), ")"));
     }
-    std::string s(rest_.substr(0, n));
-    rest_.remove_prefix(n);
-    return s;
+    const uint64_t first = next;
+    next += f.num_records;
+    absl::Status s = writer.AddFile(
+        std::move(f), absl::MakeConstSpan(lengths).subspan(first, next - first));
+    if (!s.ok()) return s;
   }
-  size_t remaining() const { return rest_.size(); }
-
- private:
-  bool Fixed(size_t n) {
-    if (!ok_ || rest_.size() < n) return ok_ = false;
-    last_ = rest_.data();
-    rest_.remove_prefix(n);
-    return true;
-  }
-  absl::string_view rest_;
-  const char* last_ = nullptr;
-  bool ok_ = true;
-};
-
-}  // namespace
-
-absl::StatusOr<RecordIndex> RecordIndex::Create(std::vector<IndexedFile> files,
-                                                std::vector<uint64_t> lengths) {
-  RecordIndex index;
-  index.offsets_.reserve(lengths.size());
-  index.first_record_.reserve(files.size() + 1);
-  uint64_t record = 0;
-  for (const IndexedFile& f : files) {
-    index.first_record_.push_back(record);
-    uint64_t offset = 0;
-    for (uint64_t j = 0; j < f.num_records; ++j, ++record) {
-      if (record >= lengths.size()) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "index lists more records for its files than lengths (",
-            lengths.size(), ")"));
-      }
-      index.offsets_.push_back(offset);
-      if (lengths[record] > f.size ||
-          f.size - offset < tfrecord::FramedSize(lengths[record])) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            f.uri, ": indexed records run past the file's ", f.size,
-            " bytes at record ", j));
-      }
-      offset += tfrecord::FramedSize(lengths[record]);
-    }
-  }
-  if (record != lengths.size()) {
+  if (next != lengths.size()) {
     return absl::InvalidArgumentError(absl::StrCat(
         "index has ", lengths.size(), " record lengths but its files list ",
-        record, " records"));
+        next, " records"));
   }
-  index.first_record_.push_back(record);
-  index.files_ = std::move(files);
-  index.lengths_ = std::move(lengths);
+  absl::StatusOr<std::string> bytes = writer.Finish();
+  if (!bytes.ok()) return bytes.status();
+  absl::StatusOr<RecordIndex> index =
+      Open(OwnedRegion(*std::move(bytes)), "index");
+  if (!index.ok()) return index.status();
+  absl::Status s = index->CheckAll();
+  if (!s.ok()) return s;
   return index;
-}
-
-std::string RecordIndex::Serialize() const {
-  std::string out(kMagic, kMagicSize);
-  PutU64(&out, files_.size());
-  PutU64(&out, lengths_.size());
-  for (const IndexedFile& f : files_) {
-    PutU32(&out, static_cast<uint32_t>(f.uri.size()));
-    out.append(f.uri);
-    PutU64(&out, f.size);
-    PutU64(&out, static_cast<uint64_t>(f.mtime_ns));
-    PutU64(&out, f.num_records);
-  }
-  for (uint64_t length : lengths_) PutU64(&out, length);
-  PutU32(&out, tfrecord::MaskCrc(tfrecord::Crc32c(out)));
-  return out;
 }
 
 absl::StatusOr<RecordIndex> RecordIndex::Parse(absl::string_view bytes,
                                                const std::string& name) {
-  auto corrupt = [&name](absl::string_view what) {
-    return absl::DataLossError(
-        absl::StrCat(name, ": not a valid tf-ffm record index (", what, ")"));
-  };
-  if (bytes.size() < kMagicSize + 16 + 4 ||
-      bytes.substr(0, kMagicSize) != absl::string_view(kMagic, kMagicSize)) {
-    return corrupt("bad magic or too short");
+  if (bytes.substr(0, kIndexV1Magic.size()) == kIndexV1Magic) {
+    std::vector<IndexedFile> files;
+    std::vector<uint64_t> lengths;
+    absl::Status s = ParseIndexV1(bytes, name, &files, &lengths);
+    if (!s.ok()) return s;
+    absl::StatusOr<RecordIndex> index = Create(std::move(files), lengths);
+    if (!index.ok()) {
+      return absl::DataLossError(absl::StrCat(
+          name, ": not a valid tf-ffm record index (",
+          index.status().message(), ")"));
+    }
+    index->name_ = name;
+    return index;
   }
-  absl::string_view body = bytes.substr(0, bytes.size() - 4);
-  if (tfrecord::MaskCrc(tfrecord::Crc32c(body)) !=
-      tfrecord::DecodeFixed32(bytes.data() + body.size())) {
-    return corrupt("checksum mismatch: truncated or corrupted");
-  }
-  Cursor in(body.substr(kMagicSize));
-  uint64_t num_files = in.U64();
-  uint64_t num_records = in.U64();
-  // Each file takes at least 28 bytes and each record 8: bound the counts
-  // by the size before reserving anything.
-  if (num_files > in.remaining() / 28 || num_records > in.remaining() / 8) {
-    return corrupt("counts exceed the file size");
-  }
-  std::vector<IndexedFile> files(num_files);
-  for (IndexedFile& f : files) {
-    f.uri = in.Bytes(in.U32());
-    f.size = in.U64();
-    f.mtime_ns = static_cast<int64_t>(in.U64());
-    f.num_records = in.U64();
-  }
-  std::vector<uint64_t> lengths(in.ok() ? num_records : 0);
-  for (uint64_t& length : lengths) length = in.U64();
-  if (!in.ok() || in.remaining() != 0) return corrupt("inconsistent sizes");
-  absl::StatusOr<RecordIndex> index =
-      Create(std::move(files), std::move(lengths));
-  if (!index.ok()) return corrupt(index.status().message());
+  absl::StatusOr<RecordIndex> index = Open(OwnedRegion(std::string(bytes)), name);
+  if (!index.ok()) return index.status();
+  absl::Status s = index->CheckAll();
+  if (!s.ok()) return s;
   return index;
 }
 
-RecordLocation RecordIndex::Locate(uint64_t i) const {
-  auto it = std::upper_bound(first_record_.begin(), first_record_.end(), i);
+absl::StatusOr<RecordIndex> RecordIndex::Open(
+    std::shared_ptr<const IndexRegion> region, const std::string& name) {
+  RecordIndex index;
+  index.region_ = std::move(region);
+  index.name_ = name;
+  const absl::string_view bytes = index.region_->bytes();
+  index_format::Header h;
+  if (!index_format::DecodeHeader(bytes, &h)) {
+    return index.Corrupt(bytes.substr(0, kIndexV1Magic.size()) == kIndexV1Magic
+                             ? "an index of the first layout cannot be opened "
+                               "in place: load it, save it again"
+                             : "bad magic, header checksum or too short");
+  }
+  // Every size checked against the bytes there are before any is used, so
+  // no count can make a read run past the region.
+  const uint64_t n = h.num_records;
+  const uint64_t size = bytes.size();
+  if (h.block_records == 0 || n > (size - index_format::kHeaderSize) / 8) {
+    return index.Corrupt("counts exceed the file size");
+  }
+  const uint64_t blocks = (n + h.block_records - 1) / h.block_records;
+  const uint64_t crcs_at = index_format::kHeaderSize + 8 * n;
+  if (blocks > (size - crcs_at) / 4 || h.files_offset != crcs_at + 4 * blocks ||
+      h.files_bytes != size - h.files_offset) {
+    return index.Corrupt("truncated, or sections that do not add up");
+  }
+  const absl::string_view table = bytes.substr(h.files_offset);
+  if (tfrecord::MaskCrc(tfrecord::Crc32c(table)) != h.files_crc ||
+      !index_format::DecodeFiles(table, h.num_files, &index.files_)) {
+    return index.Corrupt("file table checksum mismatch: truncated or corrupted");
+  }
+  index.first_record_.reserve(index.files_.size() + 1);
+  uint64_t total = 0;
+  for (const IndexedFile& f : index.files_) {
+    if (f.records_end > f.size || f.num_records > n - total ||
+        (f.num_records == 0) != (f.records_end == 0)) {
+      return index.Corrupt(absl::StrCat("file table entry of ", f.uri,
+                                        " is inconsistent"));
+    }
+    index.first_record_.push_back(total);
+    total += f.num_records;
+  }
+  if (total != n) return index.Corrupt("file table and record count differ");
+  index.first_record_.push_back(total);
+  index.num_records_ = n;
+  index.block_records_ = h.block_records;
+  index.offsets_ = bytes.data() + index_format::kHeaderSize;
+  index.block_crcs_ = bytes.data() + crcs_at;
+  index.checked_.reset(new std::atomic<uint8_t>[blocks]());
+  return index;
+}
+
+uint32_t RecordIndex::FileOf(uint64_t i) const {
   // The last file whose first record is <= i holds i (empty files share
-  // their first_record with the next file and are passed over).
-  uint32_t file = static_cast<uint32_t>(it - first_record_.begin() - 1);
-  return {file, offsets_[i], lengths_[i]};
+  // their first record with the next file and are passed over).
+  auto it = std::upper_bound(first_record_.begin(), first_record_.end(), i);
+  return static_cast<uint32_t>(it - first_record_.begin() - 1);
+}
+
+uint64_t RecordIndex::OffsetAt(uint64_t i) const {
+  return tfrecord::DecodeFixed64(offsets_ + 8 * i);
+}
+
+// Where record `i` of `file` ends: the next one's header, or the file's end.
+uint64_t RecordIndex::EndOf(uint64_t i, uint32_t file) const {
+  return i + 1 < first_record_[file + 1] ? OffsetAt(i + 1)
+                                         : files_[file].records_end;
+}
+
+RecordLocation RecordIndex::Locate(uint64_t i) const {
+  const uint32_t file = FileOf(i);
+  const uint64_t offset = OffsetAt(i);
+  return {file, offset, EndOf(i, file) - offset - tfrecord::kFramingSize};
+}
+
+absl::StatusOr<RecordLocation> RecordIndex::Find(uint64_t i) const {
+  // The record's length reads the next entry too, which may open a block.
+  absl::Status s = CheckBlock(i / block_records_);
+  if (s.ok() && i + 1 < num_records_ && (i + 1) % block_records_ == 0) {
+    s = CheckBlock((i + 1) / block_records_);
+  }
+  if (!s.ok()) return s;
+  return Locate(i);
+}
+
+absl::Status RecordIndex::CheckAll() const {
+  for (uint64_t b = 0; b * block_records_ < num_records_; ++b) {
+    absl::Status s = CheckBlock(b);
+    if (!s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
+// Racing threads may both check a block; they reach the same verdict.
+absl::Status RecordIndex::CheckBlock(uint64_t b) const {
+  const uint8_t state = checked_[b].load(std::memory_order_acquire);
+  if (state == 1) return absl::OkStatus();
+  const uint64_t begin = b * block_records_;
+  const uint64_t end = std::min(num_records_, begin + block_records_);
+  absl::Status verdict;
+  if (state == 2 ||
+      tfrecord::MaskCrc(tfrecord::Crc32c(absl::string_view(
+          offsets_ + 8 * begin, 8 * (end - begin)))) !=
+          tfrecord::DecodeFixed32(block_crcs_ + 4 * b)) {
+    verdict = Corrupt(absl::StrCat("checksum mismatch in the offsets of records ",
+                                   begin, "..", end - 1));
+  }
+  // Offsets must frame each record inside its file: no length can then
+  // be negative or run past the file.
+  for (uint64_t i = begin, file = FileOf(begin); verdict.ok() && i < end; ++i) {
+    while (i >= first_record_[file + 1]) ++file;
+    const uint64_t offset = OffsetAt(i);
+    const uint64_t next = EndOf(i, static_cast<uint32_t>(file));
+    if ((i == first_record_[file] && offset != 0) || next < offset ||
+        next - offset < tfrecord::kFramingSize ||
+        next > files_[file].records_end) {
+      verdict = Corrupt(absl::StrCat("record ", i, " of ", files_[file].uri,
+                                     " is framed inconsistently"));
+    }
+  }
+  checked_[b].store(verdict.ok() ? 1 : 2, std::memory_order_release);
+  return verdict;
+}
+
+absl::Status RecordIndex::Corrupt(absl::string_view what) const {
+  return absl::DataLossError(
+      absl::StrCat(name_, ": not a valid tf-ffm record index (", what, ")"));
+}
+
+std::vector<uint64_t> RecordIndex::lengths() const {
+  std::vector<uint64_t> out;
+  out.reserve(num_records_);
+  for (uint64_t i = 0; i < num_records_; ++i) out.push_back(Locate(i).length);
+  return out;
+}
+
+std::vector<uint64_t> RecordIndex::offsets() const {
+  std::vector<uint64_t> out;
+  out.reserve(num_records_);
+  for (uint64_t i = 0; i < num_records_; ++i) out.push_back(OffsetAt(i));
+  return out;
 }
 
 }  // namespace ffm

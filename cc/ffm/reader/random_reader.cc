@@ -82,7 +82,9 @@ absl::Status ReadIndexedRecord(const RecordIndex& index, IndexedSources* sources
     return absl::OutOfRangeError(absl::StrCat(
         "record ", id, " is past the index's ", index.num_records()));
   }
-  RecordLocation loc = index.Locate(id);
+  absl::StatusOr<RecordLocation> found = index.Find(id);
+  if (!found.ok()) return found.status();
+  const RecordLocation loc = *found;
   absl::StatusOr<std::shared_ptr<const ByteSource>> source =
       sources->Get(loc.file);
   if (!source.ok()) return source.status();
@@ -140,19 +142,12 @@ RandomReader::~RandomReader() {
 
 absl::Status RandomReader::SkipTo(uint64_t position) {
   std::lock_guard<std::mutex> lock(reads_->mu);
-  if (position > plan_.num_records || !started_.empty() || emitted_ != 0) {
+  if (position > plan_.num_records() || !started_.empty() || emitted_ != 0) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "cannot restore position ", position, " of ", plan_.num_records,
+        "cannot restore position ", position, " of ", plan_.num_records(),
         " records"));
   }
-  uint64_t left = position;
-  next_group_ = 0;
-  while (next_group_ < plan_.groups.size() &&
-         left >= plan_.groups[next_group_].records.size()) {
-    left -= plan_.groups[next_group_].records.size();
-    ++next_group_;
-  }
-  next_in_group_ = static_cast<size_t>(left);
+  next_position_ = position;
   emitted_ = position;
   return absl::OkStatus();
 }
@@ -160,18 +155,27 @@ absl::Status RandomReader::SkipTo(uint64_t position) {
 void RandomReader::ScheduleLocked() {
   while (!reads_->cancelled && started_.size() < static_cast<size_t>(std::max(
                                               1, options_.max_groups_ahead))) {
-    size_t g = next_group_ + started_.size();
-    if (g >= plan_.groups.size()) return;
-    const ReadGroup& group = plan_.groups[g];
+    if (!planned_.has_value()) {
+      if (next_position_ >= plan_.num_records()) return;
+      absl::StatusOr<ReadGroup> group = plan_.GroupAt(next_position_);
+      if (!group.ok()) {  // reported when the consumer reaches it
+        started_.push_back(Group{{}, group.status(), {}});
+        next_position_ = plan_.num_records();
+        return;
+      }
+      next_position_ += group->records.size();
+      planned_ = *std::move(group);
+    }
     uint64_t bytes = 0;
-    for (const ByteRange& r : group.ranges) bytes += ChunkBufferSize(r.length);
+    for (const ByteRange& r : planned_->ranges) bytes += ChunkBufferSize(r.length);
     if (started_.empty()) {
       reads_->budget->ForceAcquire(bytes);  // the consumer waits for this group
     } else if (!reads_->budget->TryAcquire(bytes)) {
       return;
     }
-    Group started;
-    for (const ByteRange& r : group.ranges) {
+    Group started{*std::move(planned_), absl::OkStatus(), {}};
+    planned_.reset();
+    for (const ByteRange& r : started.plan.ranges) {
       auto fetch = std::make_shared<Fetch>();
       fetch->range = r;
       started.fetches.push_back(fetch);
@@ -221,19 +225,22 @@ absl::Status RandomReader::ReadRecord(
   RecordLocation loc;
   {
     std::unique_lock<std::mutex> lock(reads_->mu);
-    if (next_group_ >= plan_.groups.size()) {
+    if (emitted_ >= plan_.num_records()) {
       return absl::OutOfRangeError("end of the read plan");
     }
     ScheduleLocked();
-    const ReadGroup& group = plan_.groups[next_group_];
-    loc = index_->Locate(group.records[next_in_group_]);
+    const Group& group = started_.front();
+    if (!group.error.ok()) return group.error;
+    // The plan found every record of the group: its blocks are checked.
+    loc = index_->Locate(group.plan.records[next_in_group_]);
     // Ranges are sorted by (file, offset): find the one holding the record.
+    const std::vector<ByteRange>& ranges = group.plan.ranges;
     auto it = std::upper_bound(
-        group.ranges.begin(), group.ranges.end(), loc,
+        ranges.begin(), ranges.end(), loc,
         [](const RecordLocation& l, const ByteRange& r) {
           return l.file < r.file || (l.file == r.file && l.offset < r.offset);
         });
-    fetch = started_.front().fetches[it - group.ranges.begin() - 1];
+    fetch = group.fetches[it - ranges.begin() - 1];
     if (!fetch->done) {
       WaitTimer timer;
       reads_->cv.wait(lock, [&fetch] { return fetch->done; });
@@ -247,9 +254,8 @@ absl::Status RandomReader::ReadRecord(
   if (!s.ok()) return s;
   std::lock_guard<std::mutex> lock(reads_->mu);
   ++emitted_;
-  if (++next_in_group_ == plan_.groups[next_group_].records.size()) {
+  if (++next_in_group_ == started_.front().plan.records.size()) {
     started_.pop_front();  // its chunks go back to the budget
-    ++next_group_;
     next_in_group_ = 0;
     ScheduleLocked();
   }

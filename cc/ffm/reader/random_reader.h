@@ -17,6 +17,7 @@
 #include <deque>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <vector>
 
 #include "absl/functional/function_ref.h"
@@ -82,6 +83,8 @@ class RandomReader {
   struct Fetch;
   struct Reads;
   struct Group {
+    ReadGroup plan;                               // or, if not ok, why not
+    absl::Status error;
     std::vector<std::shared_ptr<Fetch>> fetches;  // one per plan range
   };
 
@@ -97,9 +100,12 @@ class RandomReader {
   // Its mutex also guards the consumer's fields below.
   const std::shared_ptr<Reads> reads_;
 
-  std::deque<Group> started_;  // groups next_group_ .. next_group_+size-1
-  size_t next_group_ = 0;      // group being emitted
-  size_t next_in_group_ = 0;   // record within it
+  std::deque<Group> started_;  // the front one is being emitted
+  // Planned but not started (the budget had no room), and the position
+  // after the last group planned.
+  std::optional<ReadGroup> planned_;
+  uint64_t next_position_ = 0;
+  size_t next_in_group_ = 0;   // record within the front group
   uint64_t emitted_ = 0;
 };
 
