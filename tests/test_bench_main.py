@@ -95,7 +95,7 @@ def test_s3_environment_is_dummy_and_local():
     assert env["AWS_EC2_METADATA_DISABLED"] == "true"
 
 
-def test_s3_profile_reads_s3_uris_and_stock_reads_the_mount(tmp_path):
+def test_s3_profile_reads_s3_uris_with_both_readers_and_stock_the_mount(tmp_path):
     from tf_ffm.bench.servers import EmulatedS3, FuseMount, Unavailable
 
     try:
@@ -113,10 +113,10 @@ def test_s3_profile_reads_s3_uris_and_stock_reads_the_mount(tmp_path):
             pytest.skip(skipped["s3"])
         (s3,) = profs
         cells = {c.label: c for c in s3.cells["small"]}
-        assert list(cells) == ["stock_none@mount", "ffm_none", "stock_n@mount", "ffm_n",
-                               "stock_autotune@mount", "ffm_autotune", "stock_gen@mount",
-                               "ffm_gen"]
+        assert list(cells) == [label for m in ("none", "n", "autotune", "gen")
+                               for label in (f"stock_{m}@mount", f"stock_{m}", f"ffm_{m}")]
         ffm = cells["ffm_none"].target
+        assert cells["stock_none"].target == ffm  # stock through s3:// too
         assert ffm.paths == [f"s3://bench/small/{f['name']}" for f in m["files"]]
         endpoint = ffm.env["AWS_ENDPOINT_URL"]
         assert endpoint.startswith("http://127.0.0.1:")

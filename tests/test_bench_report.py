@@ -62,6 +62,20 @@ def _row(rows, profile, reader, dataset="small", consumption="batched"):
                 == (profile, reader, dataset, consumption))
 
 
+def test_s3_baseline_is_stock_reading_s3_when_measured(recorded):
+    """With stock runs on s3:// (through tf_ffm's filesystem) beside stock on
+    the mount, "vs stock" divides by the former, whatever the run order."""
+    runs, ceilings = recorded
+    for rep in range(3):
+        runs.insert(0, _run("s3", "small", "stock_none@mount", 10.0, rep))
+        runs.append(_run("s3", "small", "stock_none", 5.0, rep, server=1.0))
+    rows = report.summarise(runs, ceilings)
+    ffm = _row(rows, "s3", "ffm_none")                  # 400 MB/s
+    assert ffm["stock_same_mode_mb_per_s"] == pytest.approx(200.0)
+    assert ffm["ratio_vs_stock_same_mode"] == pytest.approx(2.0)
+    assert ffm["ratio_vs_stock_best"] == pytest.approx(2.0)
+
+
 def test_median_min_max_and_derived_metrics(recorded):
     rows = report.summarise(*recorded)
     ffm = _row(rows, "local", "ffm_none")     # walls 1.0, 1.25, 0.8 s for 1 GB

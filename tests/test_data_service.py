@@ -109,3 +109,24 @@ def test_indexed_dataset_under_parallel_epochs(service, shards):
     for k in doubled:
         doubled[k] *= 2
     assert collections.Counter(got) == doubled
+
+
+@pytest.mark.parametrize("shuffle", [None, "global", "block"])
+def test_indexed_dataset_under_distributed_epoch_yields_each_record_once(
+        service, shards, tmp_path, shuffle):
+    # The dispatcher hands out record ranges of the index (its split
+    # provider); the workers read them. Two epochs (repeat inside the job):
+    # each record exactly once per epoch.
+    files, expected = shards
+    index = tf_ffm.RecordIndex.build(files, progress=False)
+    index.save(str(tmp_path / "shards.idx"))  # the workers open it by path
+    ds = tf_ffm.FFMRecordDataset(files, index=index, shuffle=shuffle, seed=11,
+                                 chunk_size=4096).repeat(2)
+    ds = ds.apply(tf.data.experimental.service.distribute(
+        processing_mode="distributed_epoch", service=service,
+        job_name=f"ffm-idx-dist-{shuffle}"))
+    got = [x.numpy() for x in ds]
+    twice = collections.Counter(expected)
+    for k in twice:
+        twice[k] *= 2
+    assert collections.Counter(got) == twice

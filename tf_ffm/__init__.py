@@ -35,10 +35,11 @@ _EXPORTS = {
     "channel": "tf_ffm.sagemaker",
     "channel_files": "tf_ffm.sagemaker",
     "stats": "tf_ffm.metrics",
+    "s3_filesystem": "tf_ffm._loader",
 }
 __all__ = ["FFMRecordDataset", "RecordIndex", "IndexWriter", "index_cache_dir",
            "S3Options", "glob", "s3_supported", "stats", "WeightedMix", "channel",
-           "channel_files"]
+           "channel_files", "s3_filesystem"]
 
 
 def __getattr__(name):

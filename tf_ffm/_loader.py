@@ -31,6 +31,7 @@ import warnings
 _HERE = os.path.dirname(os.path.abspath(__file__))
 _ops = None
 _ops_path = None
+_s3_filesystem = None  # who serves s3:// in TensorFlow (s3_filesystem())
 _preloaded = False
 _tf_dir = _arrow_dir = None  # the installed packages' directories (check_environment)
 _lock = threading.RLock()
@@ -183,6 +184,7 @@ def ops():
             try:
                 _ops = tf.load_op_library(path)
                 _ops_path = path
+                _register_s3_filesystem(tf, path)
                 break
             except (tf.errors.NotFoundError, OSError) as e:
                 errors.append(f"{path}: {e}")
@@ -193,6 +195,40 @@ def ops():
                 + "\nBuild it with `bash build_tools/setup.sh` or "
                 "`pip install --no-build-isolation -e .`.")
         return _ops
+
+
+_FILESYSTEM_OFF = ("0", "false", "no", "off")
+
+
+def _register_s3_filesystem(tf, path):
+    """Registers the op library's s3:// filesystem plugin (cc/fs/) with
+    TensorFlow, unless TF_FFM_S3_FILESYSTEM=0 or another filesystem already
+    serves s3:// (tensorflow-io): TensorFlow cannot replace a registered
+    scheme, and whoever registered first keeps it. Never fails the import:
+    a failure is a warning, and s3_filesystem() says why."""
+    global _s3_filesystem
+    if os.environ.get("TF_FFM_S3_FILESYSTEM", "1").strip().lower() in _FILESYSTEM_OFF:
+        _s3_filesystem = "off (TF_FFM_S3_FILESYSTEM=0)"
+        return
+    if "s3" in tf.io.gfile.get_registered_schemes():
+        _s3_filesystem = ("another package's (s3:// was registered before "
+                          "tf_ffm was imported, e.g. by tensorflow-io)")
+        return
+    try:
+        tf.experimental.register_filesystem_plugin(path)
+        _s3_filesystem = "tf_ffm"
+    except Exception as e:  # noqa: BLE001 - the ops still work; say why
+        _s3_filesystem = f"not registered: {e}"
+        warnings.warn(f"tf_ffm could not register its s3:// filesystem with "
+                      f"TensorFlow: {e}", RuntimeWarning, stacklevel=3)
+
+
+def s3_filesystem():
+    """Who serves s3:// paths in tf.io.gfile and the rest of TensorFlow:
+    "tf_ffm", or why not tf_ffm; None until TensorFlow is imported and the
+    op library loaded (FFMRecordDataset reads s3:// with its own client in
+    any case)."""
+    return _s3_filesystem
 
 
 def loaded_ops_path():

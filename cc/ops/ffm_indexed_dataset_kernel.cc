@@ -31,6 +31,56 @@ namespace data {
 namespace {
 
 constexpr char kDatasetType[] = "FFMIndexed";
+// Records per split under tf.data service's distributed_epoch (fewer for
+// small datasets, so that every worker gets some).
+constexpr uint64_t kSplitRecords = 4096;
+constexpr uint64_t kMinSplits = 64;
+
+// Hands out the splits of an indexed dataset to tf.data service workers
+// (distributed_epoch). Split k of epoch e is the int64 e * n + k: every
+// worker then reads slices of the same epoch's order, whatever its own
+// iterators have counted, so each record comes once per epoch. Each Reset
+// (a new repetition) starts the next epoch. Its state is two integers,
+// which the dispatcher's journal restores.
+class IndexedSplitProvider : public SplitProvider {
+ public:
+  explicit IndexedSplitProvider(int64_t num_splits) : n_(num_splits) {}
+
+  absl::Status GetNext(Tensor* split, bool* end_of_splits) override {
+    mutex_lock l(mu_);
+    *end_of_splits = next_ >= n_;
+    if (!*end_of_splits) {
+      *split = Tensor(DT_INT64, TensorShape({}));
+      split->scalar<int64_t>()() = epoch_ * n_ + next_++;
+    }
+    return absl::OkStatus();
+  }
+  absl::Status Reset() override {
+    mutex_lock l(mu_);
+    ++epoch_;
+    next_ = 0;
+    return absl::OkStatus();
+  }
+  absl::Status Save(std::function<std::string(std::string)> full_name,
+                    IteratorStateWriter* writer) override {
+    mutex_lock l(mu_);
+    TF_RETURN_IF_ERROR(writer->WriteScalar(full_name(ckpt::kEpoch), epoch_));
+    return writer->WriteScalar(full_name(ckpt::kPosition), next_);
+  }
+  absl::Status Restore(std::function<std::string(std::string)> full_name,
+                       IteratorStateReader* reader) override {
+    mutex_lock l(mu_);
+    TF_RETURN_IF_ERROR(reader->ReadScalar(full_name(ckpt::kEpoch), &epoch_));
+    return reader->ReadScalar(full_name(ckpt::kPosition), &next_);
+  }
+  int64_t Cardinality() const override { return n_; }
+
+ private:
+  const int64_t n_;
+  mutex mu_;
+  int64_t epoch_ TF_GUARDED_BY(mu_) = 0;
+  int64_t next_ TF_GUARDED_BY(mu_) = 0;
+};
 
 struct IndexedParams {
   std::string shuffle;
@@ -69,6 +119,18 @@ class IndexedDataset : public RecordDatasetBase {
     return absl::OkStatus();
   }
   absl::Status CheckExternalState() const override { return absl::OkStatus(); }
+  absl::Status MakeSplitProviders(std::vector<std::unique_ptr<SplitProvider>>*
+                                      split_providers) const override {
+    split_providers->push_back(
+        std::make_unique<IndexedSplitProvider>(static_cast<int64_t>(NumSplits())));
+    return absl::OkStatus();
+  }
+  uint64_t NumSplits() const {
+    const uint64_t n = ShardSize();
+    return std::max<uint64_t>(
+        n > 0 ? 1 : 0,
+        std::min(n, std::max(kMinSplits, (n + kSplitRecords - 1) / kSplitRecords)));
+  }
   // Unshuffled (sharded or not), positions are records in file order and TF
   // may reorder them. With a shuffle of its own the order would be shuffled
   // twice, and the dataset's reshuffle per epoch lost: refuse, naming the fix.
@@ -182,6 +244,37 @@ class IndexedIterator
       : RecordIterator(params, kDatasetType) {}
 
  protected:
+  absl::Status Initialize(IteratorContext* ctx) override {
+    if (!ctx->split_providers().empty()) {
+      split_provider_ = ctx->split_providers()[0];
+    }
+    return absl::OkStatus();
+  }
+
+  // Under distributed_epoch: the records of each split the dispatcher hands
+  // out, one split after another, until it has none left.
+  absl::Status GetNextInternal(IteratorContext* ctx,
+                               std::vector<Tensor>* out_tensors,
+                               bool* end_of_sequence) override {
+    if (split_provider_ == nullptr || ctx->index_mapper() != nullptr) {
+      return RecordIterator::GetNextInternal(ctx, out_tensors, end_of_sequence);
+    }
+    for (;;) {
+      {
+        mutex_lock l(mu_);
+        if (reader_ == nullptr) {
+          TF_RETURN_IF_ERROR(StartSplit(end_of_sequence));
+          if (*end_of_sequence) return absl::OkStatus();
+        }
+      }
+      TF_RETURN_IF_ERROR(
+          RecordIterator::GetNextInternal(ctx, out_tensors, end_of_sequence));
+      if (!*end_of_sequence) return absl::OkStatus();
+      mutex_lock l(mu_);
+      reader_.reset();  // the split is done
+    }
+  }
+
   absl::StatusOr<ffm::RandomReader*> ReaderFor(IteratorContext* ctx) override {
     if (reader_ == nullptr) TF_RETURN_IF_ERROR(StartEpoch(dataset()->NextEpoch()));
     return reader_.get();
@@ -205,6 +298,11 @@ class IndexedIterator
   absl::Status SaveInternal(SerializationContext* ctx,
                             IteratorStateWriter* writer) override {
     mutex_lock l(mu_);
+    if (split_provider_ != nullptr) {
+      return absl::FailedPreconditionError(
+          "FFMIndexedDataset cannot save an iterator that reads tf.data service "
+          "splits: the dispatcher keeps that state");
+    }
     TF_RETURN_IF_ERROR(
         writer->WriteScalar(prefix(), ckpt::kElementCount, element_count_));
     if (by_index_) return absl::OkStatus();  // no reader, no epoch of its own
@@ -246,23 +344,62 @@ class IndexedIterator
   }
 
  private:
+  // Reads the slice of an epoch that the next split names.
+  absl::Status StartSplit(bool* end_of_splits) TF_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    Tensor split;
+    TF_RETURN_IF_ERROR(split_provider_->GetNext(&split, end_of_splits));
+    if (*end_of_splits) return absl::OkStatus();
+    const uint64_t n = dataset()->NumSplits();
+    const int64_t value = split.scalar<int64_t>()();
+    if (value < 0 || n == 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("FFMIndexedDataset got split ", value, " of ", n));
+    }
+    const uint64_t epoch = dataset()->params().reshuffle_each_iteration
+                               ? static_cast<uint64_t>(value) / n
+                               : 0;
+    const uint64_t k = static_cast<uint64_t>(value) % n;
+    if (!split_plan_.has_value() || split_epoch_ != epoch) {
+      absl::StatusOr<ffm::ReadPlan> plan =
+          ffm::ReadPlan::Make(dataset()->index(), dataset()->PlanFor(epoch));
+      if (!plan.ok()) return plan.status();
+      split_plan_.emplace(*std::move(plan));
+      split_epoch_ = epoch;
+    }
+    const auto at = [this, n](uint64_t j) {
+      return static_cast<uint64_t>(
+          static_cast<unsigned __int128>(split_plan_->num_records()) * j / n);
+    };
+    StartReader(split_plan_->Slice(at(k), at(k + 1)));
+    return absl::OkStatus();
+  }
+
   absl::Status StartEpoch(uint64_t epoch) TF_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    const IndexedParams& p = dataset()->params();
     absl::StatusOr<ffm::ReadPlan> plan =
         ffm::ReadPlan::Make(dataset()->index(), dataset()->PlanFor(epoch));
     if (!plan.ok()) return plan.status();
     epoch_ = epoch;
+    StartReader(*std::move(plan));
+    return absl::OkStatus();
+  }
+
+  void StartReader(ffm::ReadPlan plan) TF_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    const IndexedParams& p = dataset()->params();
     ffm::RandomReaderOptions options;
     options.verify_crc = p.reader.verify_crc;
     options.budget_bytes = static_cast<uint64_t>(p.reader.memory_budget);
     options.io_threads = static_cast<int>(p.reader.io_threads);
     reader_.reset();
     reader_ = std::make_unique<ffm::RandomReader>(
-        dataset()->index(), *std::move(plan), p.storage->Opener(), options);
-    return absl::OkStatus();
+        dataset()->index(), std::move(plan), p.storage->Opener(), options);
   }
 
   uint64_t epoch_ TF_GUARDED_BY(mu_) = 0;
+  // Under tf.data service: where splits come from, and the plan of the
+  // epoch they are slices of.
+  std::shared_ptr<SplitProvider> split_provider_;
+  std::optional<ffm::ReadPlan> split_plan_ TF_GUARDED_BY(mu_);
+  uint64_t split_epoch_ TF_GUARDED_BY(mu_) = 0;
   std::unique_ptr<ffm::RandomReader> reader_ TF_GUARDED_BY(mu_);
   // Under global shuffle: output positions taken from the index mapper.
   bool by_index_ TF_GUARDED_BY(mu_) = false;

@@ -479,6 +479,38 @@ TEST(IndexedSourcesTest, GetReturnsOneSharedSourcePerFile) {
   EXPECT_EQ((*a)->size(), d.bytes[d.Uri(2)].size());
 }
 
+TEST(IndexedSourcesTest, KeepsAtMostMaxOpenClosingTheLeastRecentlyUsed) {
+  Dataset d = MakeDataset(34, 5, 5, 10);
+  auto opens = std::make_shared<std::map<std::string, int>>();
+  SourceOpener inner = MapOpener(d.bytes);
+  SourceOpener counting = [inner, opens](const std::string& uri) {
+    ++(*opens)[uri];
+    return inner(uri);
+  };
+  IndexedSources sources(d.index, counting, /*max_open=*/2);
+  std::weak_ptr<const ByteSource> first;
+  {
+    absl::StatusOr<std::shared_ptr<const ByteSource>> s0 = sources.Get(0);
+    ASSERT_TRUE(s0.ok());
+    first = *s0;
+  }
+  ASSERT_TRUE(sources.Get(1).ok());
+  ASSERT_TRUE(sources.Get(0).ok());  // now the most recent
+  ASSERT_TRUE(sources.Get(2).ok());  // closes 1, the least recent
+  EXPECT_FALSE(first.expired()) << "file 0 was used more recently than 1";
+  ASSERT_TRUE(sources.Get(1).ok());  // opened again; closes 0
+  EXPECT_TRUE(first.expired());
+  EXPECT_EQ((*opens)[d.Uri(0)], 1);
+  EXPECT_EQ((*opens)[d.Uri(1)], 2);
+  EXPECT_EQ((*opens)[d.Uri(2)], 1);
+  // A source still in use outlives its eviction.
+  absl::StatusOr<std::shared_ptr<const ByteSource>> held = sources.Get(3);
+  ASSERT_TRUE(held.ok());
+  ASSERT_TRUE(sources.Get(4).ok());
+  ASSERT_TRUE(sources.Get(0).ok());
+  EXPECT_EQ((*held)->uri(), d.Uri(3));
+}
+
 }  // namespace
 }  // namespace test
 }  // namespace ffm

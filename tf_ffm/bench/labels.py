@@ -6,8 +6,8 @@ the other. Pure Python: no TensorFlow, no matplotlib.
 A cell's reader label is `<reader>_<read mode>[@<where>]`:
     reader     stock (tf.data.TFRecordDataset) or ffm (tf_ffm.FFMRecordDataset)
     read mode  how the user passes files and num_parallel_reads (see READ_MODES)
-    where      set when the reader reads another profile's storage (the stock
-               baseline of the s3 profile reads the mount: "stock_none@mount")
+    where      set when the reader reads another profile's storage (the s3
+               profile's stock run on the mount: "stock_none@mount")
 """
 READERS = ("stock", "ffm")
 READ_MODES = {  # name -> what the user writes (worker.make_dataset builds it)

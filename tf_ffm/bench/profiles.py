@@ -2,9 +2,11 @@
 
     local   the dataset directory itself, page cache warm
     mount   a FUSE mount (rclone) of the emulated S3 endpoint: Fast File Mode
-    s3      s3://bench/<key> against the emulated endpoint, read by tf_ffm
-            directly; the stock reader cannot read s3:// in TF 2.21, so its
-            runs in this profile read the mount (labels "stock_<mode>@mount")
+    s3      s3://bench/<key> against the emulated endpoint, read directly:
+            by tf_ffm, and by the stock reader through tf_ffm's s3://
+            filesystem (TF 2.21 has none of its own); beside them the stock
+            reader on the mount ("stock_<mode>@mount") when the mount profile
+            does not measure it anyway
 
 Each profile has a cell per (reader, read mode) asked for (labels.py).
 
@@ -155,8 +157,8 @@ def open_profiles(stack, wanted, datasets, *, latency_s=0.02, rate="90m",
                       env=s3_env(server.endpoint),
                       urls_of=lambda m: [server.key_url(r) for r in _rel(m, root)],
                       server_pgids=[server.pid])
-        # The stock baseline reads the mount; measured here only when the mount
-        # profile does not measure it anyway.
+        # Stock on the mount is measured here only when the mount profile does
+        # not measure it anyway.
         stock_here = mount_targets is not None and "mount" not in remote
         cells = {}
         for d, t in s3.items():
@@ -164,9 +166,9 @@ def open_profiles(stack, wanted, datasets, *, latency_s=0.02, rate="90m",
             for m in read_modes:
                 if stock_here and "stock" in readers:
                     cells[d] += _cells("stock", [m], mount_targets[d], where="mount")
-                if "ffm" in readers:
-                    cells[d] += _cells("ffm", [m], t)
-        note = "ffm on s3:// URIs; stock baseline: stock on the mount"
+                cells[d] += _pair(readers, [m], t)
+        note = ("ffm and stock (through tf_ffm's s3:// filesystem) on s3:// URIs; "
+                "stock on the mount beside them")
         if mount_targets is None:
             note += f" (none: {mount_reason})"
         profiles.append(Profile("s3", cells, s3, note=note))

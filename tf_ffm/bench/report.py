@@ -14,8 +14,8 @@ core busy); CPU-s/GB the process's user+sys seconds per GB of record payload.
 "of ceiling" is MB/s over the raw parallel ranged-read rate of the same
 storage (for every row of the s3 profile, that of direct range GETs). "vs
 stock" divides an ffm cell by the stock reader in the same read mode and
-consumption in the same profile (for s3, where the stock reader cannot go,
-its runs on the mount); `format_best` compares each side's best mode.
+consumption in the same profile (for s3: stock reading s3:// through
+tf_ffm's filesystem, or its runs on the mount when there are none); `format_best` compares each side's best mode.
 
 A cell is flagged (column "flags") when its numbers are not to be trusted as
 they stand:
@@ -208,8 +208,10 @@ def summarise(runs, ceilings) -> List[dict]:
 
 def _stock_rows(rows, row, read_mode=None):
     """The stock reader's measured rows comparable with `row` (same dataset and
-    consumption; the same read mode if given): from its own profile, or from
-    the profile BASELINE_FALLBACK names when it has none."""
+    consumption; the same read mode if given): from its own profile, those
+    reading the profile's own storage first (s3: stock through tf_ffm's
+    s3:// filesystem before stock on the mount), or from the profile
+    BASELINE_FALLBACK names when it has none."""
     for profile in (row["profile"], BASELINE_FALLBACK.get(row["profile"])):
         found = [r for r in rows
                  if r["profile"] == profile and r["dataset"] == row["dataset"]
@@ -218,7 +220,8 @@ def _stock_rows(rows, row, read_mode=None):
                  and (read_mode is None or parse_label(r["reader"])[1] == read_mode)
                  and r["mb_per_s"] is not None]
         if found:
-            return found
+            own = [r for r in found if parse_label(r["reader"])[2] is None]
+            return own or found
     return []
 
 

@@ -73,6 +73,8 @@ def make_dataset(reader, read_mode, files, n=DEFAULT_N, cache_dir=None):
 
     if reader == "stock":
         cls = tf.data.TFRecordDataset
+        if any(str(f).startswith("s3://") for f in files):
+            import tf_ffm  # noqa: F401 -- registers the s3:// filesystem
     elif reader == "ffm":
         import tf_ffm  # only this reader loads the op library
 

@@ -58,7 +58,9 @@ struct RecordLocation {
 
 class RecordIndex {
  public:
-  static constexpr uint64_t kBlockRecords = 1 << 16;  // 512 KiB of offsets
+  // Offsets per checksummed block: one 4 KiB page, so checking the block a
+  // located record is in reads no more of the index than locating it does.
+  static constexpr uint64_t kBlockRecords = 512;
 
   // `lengths` holds the data length of every record, file after file.
   // InvalidArgument if the counts do not add up or a file's records overrun

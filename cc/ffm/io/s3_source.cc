@@ -17,6 +17,7 @@
 #include "arrow/util/key_value_metadata.h"
 #include "ffm/io/io_stats.h"
 #include "ffm/io/retry.h"
+#include "ffm/io/s3_arrow.h"
 #include "ffm/io/s3_uri.h"
 
 namespace ffm {
@@ -47,6 +48,8 @@ bool IsTlsVerificationFailure(absl::string_view m) {
 // load; a listing says SignatureDoesNotMatch. So that one `except` covers
 // every call, all of them are PermissionDenied (tf.errors.PermissionDeniedError),
 // with the server's reason in the message when it gave one.
+}  // namespace
+
 absl::Status FromArrow(const arrow::Status& s, const std::string& context) {
   const std::string& m = s.message();
   auto has = [&m](absl::string_view needle) {
@@ -86,6 +89,8 @@ absl::Status FromArrow(const arrow::Status& s, const std::string& context) {
   return absl::UnknownError(msg);
 }
 
+namespace {
+
 // The SDK makes exactly one attempt per call: every retry is ours
 // (RetryBudget), so max_attempts is the number of attempts in total rather
 // than ours times the SDK's, and a deadline can bound them.
@@ -117,6 +122,8 @@ arrow::fs::S3Options ToArrowOptions(const S3Config& c) {
   return o;
 }
 
+}  // namespace
+
 RetryPolicy PolicyFor(const S3Config& c) {
   RetryPolicy p;
   p.max_attempts = c.max_attempts;
@@ -141,12 +148,14 @@ absl::Status WithRetries(const RetryPolicy& policy, const std::string& what,
 // One S3FileSystem (client + connection pool) per configuration, for the
 // life of the process; Arrow's S3 layer is finalised at exit.
 absl::StatusOr<std::shared_ptr<arrow::fs::S3FileSystem>> SharedFileSystem(
-    const S3Config& config) {
+    const S3Config& config, S3Client client) {
   static std::mutex* mu = new std::mutex;
   static auto* cache =
       new std::map<std::string, std::shared_ptr<arrow::fs::S3FileSystem>>;
   std::lock_guard<std::mutex> lock(*mu);
-  auto it = cache->find(config.CacheKey());
+  const std::string key =
+      absl::StrCat(config.CacheKey(), "|", static_cast<int>(client));
+  auto it = cache->find(key);
   if (it != cache->end()) return it->second;
   if (!arrow::fs::IsS3Initialized()) {
     arrow::fs::S3GlobalOptions global = arrow::fs::S3GlobalOptions::Defaults();
@@ -160,9 +169,24 @@ absl::StatusOr<std::shared_ptr<arrow::fs::S3FileSystem>> SharedFileSystem(
   if (arrow::io::GetIOThreadPoolCapacity() < kMaxConnections) {
     (void)arrow::io::SetIOThreadPoolCapacity(kMaxConnections);
   }
-  auto fs = arrow::fs::S3FileSystem::Make(ToArrowOptions(config));
+  arrow::fs::S3Options options = ToArrowOptions(config);
+  if (client != S3Client::kRequests) {
+    // Arrow sends the parts of a multipart upload from its own threads, where
+    // our retry loop cannot reach them: the SDK retries each request (a part
+    // PUT is idempotent), with the same number of attempts.
+    options.retry_strategy =
+        arrow::fs::S3RetryStrategy::GetAwsStandardRetryStrategy(
+            config.max_attempts);
+    options.background_writes = true;
+    // Without a delayed open Arrow starts a multipart upload at once, and an
+    // object written in one go takes three requests instead of a PutObject;
+    // with it, Arrow re-buffers the first part, so the part sizes are no
+    // longer the writer's: one client of each kind.
+    options.allow_delayed_open = client == S3Client::kWholeObjects;
+  }
+  auto fs = arrow::fs::S3FileSystem::Make(options);
   if (!fs.ok()) return FromArrow(fs.status(), "creating the S3 client");
-  (*cache)[config.CacheKey()] = *fs;
+  (*cache)[key] = *fs;
   // Registered only once a client exists: Arrow creates the function-local
   // statics that finalisation uses (its client finaliser) when it builds the
   // first client, and exit handlers run in reverse order of registration, so
@@ -179,6 +203,8 @@ absl::StatusOr<std::shared_ptr<arrow::fs::S3FileSystem>> SharedFileSystem(
   (void)finalize_at_exit;
   return *fs;
 }
+
+namespace {
 
 class S3Source final : public ByteSource {
  public:
@@ -252,8 +278,8 @@ std::string VersionOf(arrow::io::RandomAccessFile& file) {
   return out;
 }
 
-// A 404 on an object does not say whether the key or the bucket is missing:
-// ask for the bucket (one HEAD, on the error path only) and name it.
+}  // namespace
+
 absl::Status NameMissingBucket(arrow::fs::S3FileSystem& fs,
                                const std::string& bucket,
                                absl::Status not_found) {
@@ -266,7 +292,6 @@ absl::Status NameMissingBucket(arrow::fs::S3FileSystem& fs,
   return not_found;
 }
 
-}  // namespace
 
 absl::StatusOr<std::unique_ptr<ByteSource>> OpenS3Source(
     const std::string& uri, const S3Config& config) {

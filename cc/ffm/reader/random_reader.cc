@@ -13,6 +13,9 @@ namespace ffm {
 
 namespace {
 
+// The lookahead grows by this many groups per record read, up to
+// max_groups_ahead.
+constexpr int kGroupsPlannedPerRecord = 2;
 
 // Parses the record at `loc` out of `bytes`, which hold the file's bytes
 // from `base` on, and checks it is the record the index says.
@@ -39,16 +42,20 @@ absl::Status ParseIndexedRecord(absl::string_view bytes, uint64_t base,
 }  // namespace
 
 IndexedSources::IndexedSources(std::shared_ptr<const RecordIndex> index,
-                               SourceOpener open)
+                               SourceOpener open, size_t max_open)
     : index_(std::move(index)),
       open_(std::move(open)),
-      sources_(index_->files().size()) {}
+      max_open_(std::max<size_t>(1, max_open)) {}
 
 absl::StatusOr<std::shared_ptr<const ByteSource>> IndexedSources::Get(
     uint32_t file) {
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (sources_[file] != nullptr) return sources_[file];
+    auto it = open_files_.find(file);
+    if (it != open_files_.end()) {
+      recent_.splice(recent_.begin(), recent_, it->second.lru);
+      return it->second.source;
+    }
   }
   const IndexedFile& f = index_->files()[file];
   absl::StatusOr<std::unique_ptr<ByteSource>> opened = open_(f.uri);
@@ -61,18 +68,28 @@ absl::StatusOr<std::shared_ptr<const ByteSource>> IndexedSources::Get(
         ", indexed ", f.size, "; mtime ", src.mtime_ns(), ", indexed ",
         f.mtime_ns, "): rebuild the index"));
   }
+  std::shared_ptr<const ByteSource> evicted;  // closed outside the lock
   std::lock_guard<std::mutex> lock(mu_);
-  if (sources_[file] == nullptr) sources_[file] = *std::move(opened);
-  if (cancelled_) sources_[file]->Cancel();
-  return sources_[file];
+  auto [it, added] = open_files_.try_emplace(file);
+  if (added) {
+    it->second.source = *std::move(opened);
+    recent_.push_front(file);
+    it->second.lru = recent_.begin();
+    if (cancelled_) it->second.source->Cancel();
+    if (open_files_.size() > max_open_) {
+      auto last = open_files_.find(recent_.back());
+      evicted = std::move(last->second.source);
+      open_files_.erase(last);
+      recent_.pop_back();
+    }
+  }
+  return it->second.source;
 }
 
 void IndexedSources::CancelAll() {
   std::lock_guard<std::mutex> lock(mu_);
   cancelled_ = true;
-  for (const auto& source : sources_) {
-    if (source != nullptr) source->Cancel();
-  }
+  for (const auto& [file, open] : open_files_) open.source->Cancel();
 }
 
 absl::Status ReadIndexedRecord(const RecordIndex& index, IndexedSources* sources,
@@ -152,9 +169,11 @@ absl::Status RandomReader::SkipTo(uint64_t position) {
   return absl::OkStatus();
 }
 
-void RandomReader::ScheduleLocked() {
-  while (!reads_->cancelled && started_.size() < static_cast<size_t>(std::max(
-                                              1, options_.max_groups_ahead))) {
+void RandomReader::ScheduleLocked(int max_new) {
+  for (int added = 0;
+       added < max_new && !reads_->cancelled &&
+       started_.size() < static_cast<size_t>(std::max(1, options_.max_groups_ahead));
+       ++added) {
     if (!planned_.has_value()) {
       if (next_position_ >= plan_.num_records()) return;
       absl::StatusOr<ReadGroup> group = plan_.GroupAt(next_position_);
@@ -228,7 +247,7 @@ absl::Status RandomReader::ReadRecord(
     if (emitted_ >= plan_.num_records()) {
       return absl::OutOfRangeError("end of the read plan");
     }
-    ScheduleLocked();
+    ScheduleLocked(kGroupsPlannedPerRecord);
     const Group& group = started_.front();
     if (!group.error.ok()) return group.error;
     // The plan found every record of the group: its blocks are checked.
@@ -257,7 +276,7 @@ absl::Status RandomReader::ReadRecord(
   if (++next_in_group_ == started_.front().plan.records.size()) {
     started_.pop_front();  // its chunks go back to the budget
     next_in_group_ = 0;
-    ScheduleLocked();
+    ScheduleLocked(kGroupsPlannedPerRecord);
   }
   return absl::OkStatus();
 }

@@ -15,8 +15,10 @@
 #include <chrono>
 #include <condition_variable>
 #include <deque>
+#include <list>
 #include <memory>
 #include <mutex>
+#include <unordered_map>
 #include <optional>
 #include <vector>
 
@@ -43,19 +45,31 @@ struct RandomReaderOptions {
 };
 
 // Opens index files on demand, checking them against the index; shared by
-// a reader's workers. Thread-safe.
+// a reader's workers. At most `max_open` stay open, the least recently used
+// closed first (a read still using one keeps it until it ends): a shuffle
+// over 100,000 files must not hold 100,000 descriptors. Thread-safe.
 class IndexedSources {
  public:
-  IndexedSources(std::shared_ptr<const RecordIndex> index, SourceOpener open);
+  static constexpr size_t kMaxOpen = 512;
+
+  IndexedSources(std::shared_ptr<const RecordIndex> index, SourceOpener open,
+                 size_t max_open = kMaxOpen);
   absl::StatusOr<std::shared_ptr<const ByteSource>> Get(uint32_t file);
-  // Cancels every source opened, and those opened from now on.
+  // Cancels every source open, and those opened from now on.
   void CancelAll();
 
  private:
+  struct Open {
+    std::shared_ptr<const ByteSource> source;
+    std::list<uint32_t>::iterator lru;  // its place in recent_
+  };
+
   const std::shared_ptr<const RecordIndex> index_;
   const SourceOpener open_;
+  const size_t max_open_;
   std::mutex mu_;
-  std::vector<std::shared_ptr<const ByteSource>> sources_;
+  std::unordered_map<uint32_t, Open> open_files_;
+  std::list<uint32_t> recent_;  // most recently used first
   bool cancelled_ = false;
 };
 
@@ -88,9 +102,11 @@ class RandomReader {
     std::vector<std::shared_ptr<Fetch>> fetches;  // one per plan range
   };
 
-  // Starts whole groups ahead of the consumer while the budget allows; the
-  // group being emitted is always started.
-  void ScheduleLocked();
+  // Starts whole groups ahead of the consumer while the budget allows, at
+  // most `max_new` now (planning a group reads the index: the first record
+  // must not wait for the whole lookahead to be planned); the group being
+  // emitted is always started.
+  void ScheduleLocked(int max_new);
 
   const std::shared_ptr<const RecordIndex> index_;
   const ReadPlan plan_;

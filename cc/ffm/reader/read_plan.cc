@@ -93,6 +93,13 @@ absl::StatusOr<ReadPlan> ReadPlan::Make(std::shared_ptr<const RecordIndex> index
   return plan;
 }
 
+ReadPlan ReadPlan::Slice(uint64_t from, uint64_t to) const {
+  ReadPlan slice = *this;
+  slice.begin_ = begin_ + std::min(from, num_records());
+  slice.end_ = begin_ + std::min(std::max(from, to), num_records());
+  return slice;
+}
+
 absl::StatusOr<uint64_t> ReadPlan::FirstAtOrAfter(uint32_t file,
                                                   uint64_t byte) const {
   uint64_t lo = index_->FirstRecord(file), hi = index_->FirstRecord(file + 1);

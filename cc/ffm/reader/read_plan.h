@@ -76,6 +76,9 @@ class ReadPlan {
                                        const PlanOptions& options);
 
   uint64_t num_records() const { return end_ - begin_; }
+  // The plan of positions [from, to) of this one (to <= num_records()),
+  // renumbered from 0: one split of a shard, as tf.data service hands out.
+  ReadPlan Slice(uint64_t from, uint64_t to) const;
   // The group of positions from `position` (< num_records()) to the next
   // group boundary.
   absl::StatusOr<ReadGroup> GroupAt(uint64_t position) const;
