@@ -93,12 +93,15 @@ absl::StatusOr<std::string> LocalCopy(const std::string& uri,
   }
   absl::StatusOr<std::unique_ptr<ByteSource>> source = open(uri);
   if (!source.ok()) return source.status();
+  // Object stores give no mtime: their version (ETag) tells a replaced
+  // object of the same size apart.
   const uint64_t size = (*source)->size();
-  const int64_t mtime = (*source)->mtime_ns();
-  *key = absl::StrCat(uri, "|", size, "|", mtime);
+  const std::string version =
+      absl::StrCat((*source)->mtime_ns(), "|", (*source)->version());
+  *key = absl::StrCat(uri, "|", size, "|", version);
   const std::string dir = IndexCacheDir();
-  const std::string path =
-      absl::StrCat(dir, "/", tfrecord::Crc32c(uri), "-", size, "-", mtime, ".idx");
+  const std::string path = absl::StrCat(dir, "/", tfrecord::Crc32c(uri), "-",
+                                        size, "-", tfrecord::Crc32c(version), ".idx");
   struct stat st;
   if (stat(path.c_str(), &st) == 0 && static_cast<uint64_t>(st.st_size) == size) {
     return path;

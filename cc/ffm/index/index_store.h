@@ -3,8 +3,9 @@
 //
 //   local path   memory-mapped in place;
 //   s3:// etc.   fetched once into a local cache directory (file named by
-//                the URI's checksum, size and mtime, so a replaced object is
-//                fetched again), then mapped from there.
+//                checksums of the URI and of its version -- mtime, ETag --
+//                and its size, so a replaced object is fetched again), then
+//                mapped from there.
 //
 // An index is opened once per process while any dataset holds it: datasets
 // of every worker thread naming the same file share one mapping. The
