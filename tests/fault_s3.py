@@ -14,7 +14,8 @@ or `faults("random", rate=p, kinds=...)`: each ranged GET fails with
 probability p, as one of `kinds` (uniformly, or by integer weights), until
 faults() is called again. `served()` counts the faulted requests since the
 last faults() call, `served_by_kind()` splits them by kind and `gets()`
-counts every ranged GET. HEAD requests (object size) are never faulted.
+counts every ranged GET (`checksum_gets()` those asking for checksums).
+HEAD requests (object size) are never faulted.
 
 What a client sees (curl, as inside the AWS SDK; measured): `short` is
 error 18 (partial file); `close` is error 52 (empty reply), which curl
@@ -47,6 +48,9 @@ _ACCESS = r"""
                 local faults = ngx.shared.faults
                 if ngx.req.get_method() ~= "GET" or not ngx.var.http_range then return end
                 faults:incr("gets", 1, 0)
+                if ngx.var.http_x_amz_checksum_mode then
+                    faults:incr("checksum_gets", 1, 0)
+                end
                 local mode = faults:get("mode")
                 if not mode or mode == "" then return end
                 if mode == "random" then
@@ -132,6 +136,7 @@ _CONTROL = r"""
                 local faults = ngx.shared.faults
                 ngx.say("served ", faults:get("served") or 0)
                 ngx.say("gets ", faults:get("gets") or 0)
+                ngx.say("checksum_gets ", faults:get("checksum_gets") or 0)
                 for _, key in ipairs(faults:get_keys(0)) do
                     if key:match("^served_") then ngx.say(key, " ", faults:get(key)) end
                 end
@@ -193,6 +198,11 @@ class FaultyS3(EmulatedS3):
     def gets(self):
         """Ranged GETs received since the last faults() call."""
         return self._counters()["gets"]
+
+    def checksum_gets(self):
+        """Ranged GETs since the last faults() call that asked for the
+        object's checksums (header x-amz-checksum-mode)."""
+        return self._counters()["checksum_gets"]
 
 
 @contextlib.contextmanager

@@ -145,6 +145,23 @@ absl::Status WithRetries(const RetryPolicy& policy, const std::string& what,
   }
 }
 
+// aws-sdk-cpp >= 1.11.4xx defaults to validating response checksums "when
+// supported": every GetObject asks for them (x-amz-checksum-mode) and each
+// 16 KiB piece of a body curl hands over is then checked against every
+// algorithm's header name, building a string stream per algorithm; that was
+// about a quarter of the reading process's CPU. S3 sends no whole-object
+// checksum for a ranged GET, and every read here is ranged, so nothing was
+// ever validated: the records carry their own CRC32C, which the reader checks.
+// Arrow has no option for it; the SDK reads AWS_RESPONSE_CHECKSUM_VALIDATION
+// (before the profile's response_checksum_validation) when a client is
+// built, so it is set there unless the environment already has a value
+// (when_supported turns validation back on). Called under SharedFileSystem's
+// lock, before each client is built.
+void SkipResponseChecksumsUnlessAsked() {
+  (void)setenv("AWS_RESPONSE_CHECKSUM_VALIDATION", "when_required",
+               /*overwrite=*/0);
+}
+
 // One S3FileSystem (client + connection pool) per configuration, for the
 // life of the process; Arrow's S3 layer is finalised at exit.
 absl::StatusOr<std::shared_ptr<arrow::fs::S3FileSystem>> SharedFileSystem(
@@ -169,6 +186,7 @@ absl::StatusOr<std::shared_ptr<arrow::fs::S3FileSystem>> SharedFileSystem(
   if (arrow::io::GetIOThreadPoolCapacity() < kMaxConnections) {
     (void)arrow::io::SetIOThreadPoolCapacity(kMaxConnections);
   }
+  SkipResponseChecksumsUnlessAsked();
   arrow::fs::S3Options options = ToArrowOptions(config);
   if (client != S3Client::kRequests) {
     // Arrow sends the parts of a multipart upload from its own threads, where
