@@ -27,11 +27,14 @@ delivers the body late.
 """
 import contextlib
 import http.client
+import os
 import urllib.parse
 
 import pytest
 
-from tf_ffm.bench.servers import EmulatedS3
+import tf_ffm
+
+from tf_ffm.bench.servers import EmulatedS3, Unavailable
 
 KINDS = ("slowdown", "short", "close", "stall", "stall_body", "error500")
 
@@ -221,3 +224,25 @@ def serving(root_dir, tag):
             yield s3
     finally:
         mp.undo()
+
+
+def data_root(tmp_path_factory, tag):
+    """A fresh directory with a data/ folder for FaultyS3 to serve; skips the
+    test where the emulated server cannot run here."""
+    try:
+        EmulatedS3.check()
+    except Unavailable as e:
+        pytest.skip(e.reason)
+    root = tmp_path_factory.mktemp(f"{tag}-s3")
+    os.makedirs(root / "data")
+    return root
+
+
+def read_key(s3, key, **options):
+    """The records of `key` read by FFMRecordDataset in small chunks (many
+    ranged GETs), with S3Options(**options) against `s3`."""
+    opts = tf_ffm.S3Options(endpoint_url=s3.endpoint, **options)
+    ds = tf_ffm.FFMRecordDataset([f"s3://{s3.bucket}/{key}"], s3=opts,
+                                 chunk_size=64 << 10, first_chunk_size=16 << 10)
+    return [x.numpy() for x in ds]
+

@@ -1,28 +1,19 @@
 """Ranged GETs do not ask S3 for response checksums (S3 sends none for a
 range, and the SDK's search for them per 16 KiB of body cost a quarter of the
 reader's CPU); AWS_RESPONSE_CHECKSUM_VALIDATION=when_supported asks again."""
-import os
 
 import pytest
 import tensorflow as tf
 
-import tf_ffm
-from tf_ffm.bench.servers import EmulatedS3, Unavailable
-
 from conftest import write_records
-from fault_s3 import serving
+from fault_s3 import data_root, read_key, serving
 
 KEY = "data/checksums.tfrecord"
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    try:
-        EmulatedS3.check()
-    except Unavailable as e:
-        pytest.skip(e.reason)
-    root = tmp_path_factory.mktemp("checksum-s3")
-    os.makedirs(root / "data")
+    root = data_root(tmp_path_factory, "checksum")
     path = str(root / KEY)
     write_records(path, [bytes([i % 256]) * (3000 + 101 * i) for i in range(120)])
     expected = [x.numpy() for x in tf.data.TFRecordDataset(path)]
@@ -31,12 +22,7 @@ def server(tmp_path_factory):
 
 
 def _read(s3, **options):
-    # Each test passes its own options: a new client, built under the
-    # environment the test set.
-    opts = tf_ffm.S3Options(endpoint_url=s3.endpoint, **options)
-    ds = tf_ffm.FFMRecordDataset([f"s3://{s3.bucket}/{KEY}"], s3=opts,
-                                 chunk_size=64 << 10, first_chunk_size=16 << 10)
-    return [x.numpy() for x in ds]
+    return read_key(s3, KEY, **options)
 
 
 def test_ranged_gets_do_not_ask_for_checksums(server, monkeypatch):

@@ -1,27 +1,18 @@
 """Reads from an emulated S3 that throttles, fails, stalls and cuts bodies
 short: the records equal a clean read exactly (nothing lost or repeated), or,
 when retries run out, the error names the URI, the offset and the attempts."""
-import os
 
 import pytest
 import tensorflow as tf
 
-import tf_ffm
-from tf_ffm.bench.servers import EmulatedS3, Unavailable
-
-from fault_s3 import serving
+from fault_s3 import data_root, read_key, serving
 
 KEY = "data/faulty.tfrecord"
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    try:
-        EmulatedS3.check()
-    except Unavailable as e:
-        pytest.skip(e.reason)
-    root = tmp_path_factory.mktemp("faulty-s3")
-    os.makedirs(root / "data")
+    root = data_root(tmp_path_factory, "faulty")
     path = str(root / KEY)
     with tf.io.TFRecordWriter(path) as w:
         for i in range(300):
@@ -32,10 +23,7 @@ def server(tmp_path_factory):
 
 
 def _read(s3, **options):
-    opts = tf_ffm.S3Options(endpoint_url=s3.endpoint, **options)
-    ds = tf_ffm.FFMRecordDataset([f"s3://{s3.bucket}/{KEY}"], s3=opts,
-                                 chunk_size=64 << 10, first_chunk_size=16 << 10)
-    return [x.numpy() for x in ds]
+    return read_key(s3, KEY, **options)
 
 
 @pytest.mark.parametrize("mode", ["slowdown", "error500", "short"])

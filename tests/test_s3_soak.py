@@ -39,10 +39,9 @@ import pytest
 import tensorflow as tf
 
 import tf_ffm
-from tf_ffm.bench.servers import EmulatedS3, Unavailable
 
 from conftest import write_records
-from fault_s3 import serving
+from fault_s3 import data_root, serving
 
 EPOCHS = int(os.environ.get("TF_FFM_SOAK_EPOCHS", "10"))
 WARMUP_EPOCHS = 2          # TensorFlow's, Arrow's and the allocator's pools
@@ -80,12 +79,7 @@ def _records(rng, tag, count):
 
 @pytest.fixture(scope="module")
 def soak_data(tmp_path_factory):
-    try:
-        EmulatedS3.check()
-    except Unavailable as e:
-        pytest.skip(e.reason)
-    root = tmp_path_factory.mktemp("soak-s3")
-    os.makedirs(root / "data")
+    root = data_root(tmp_path_factory, "soak")
     rng = random.Random(20240613)
     plain, gzip = [], []
     for i, count in enumerate((220, 300, 150)):  # ~3 MiB

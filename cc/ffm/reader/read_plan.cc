@@ -131,6 +131,11 @@ absl::StatusOr<std::pair<uint64_t, uint64_t>> ReadPlan::Block(uint64_t b) const 
   return std::make_pair(*first, *end);
 }
 
+uint64_t ReadPlan::WindowOf(uint64_t p) const {
+  return std::upper_bound(window_starts_.begin(), window_starts_.end(), p) -
+         window_starts_.begin() - 1;
+}
+
 absl::StatusOr<std::vector<uint64_t>> ReadPlan::WindowRecords(uint64_t w) const {
   std::vector<uint64_t> records;
   const uint64_t blocks = order_.size();
@@ -155,9 +160,7 @@ absl::StatusOr<uint64_t> ReadPlan::RecordAt(uint64_t position) const {
     case ShuffleMode::kBlock:
       break;
   }
-  const uint64_t w = std::upper_bound(window_starts_.begin(),
-                                      window_starts_.end(), p) -
-                     window_starts_.begin() - 1;
+  const uint64_t w = WindowOf(p);
   absl::StatusOr<std::vector<uint64_t>> records = WindowRecords(w);
   if (!records.ok()) return records.status();
   return (*records)[p - window_starts_[w]];
@@ -193,9 +196,7 @@ absl::StatusOr<ReadGroup> ReadPlan::GroupAt(uint64_t position) const {
     case ShuffleMode::kBlock:
       break;
   }
-  const uint64_t w = std::upper_bound(window_starts_.begin(),
-                                      window_starts_.end(), p) -
-                     window_starts_.begin() - 1;
+  const uint64_t w = WindowOf(p);
   absl::StatusOr<std::vector<uint64_t>> window = WindowRecords(w);
   if (!window.ok()) return window.status();
   const uint64_t start = window_starts_[w];

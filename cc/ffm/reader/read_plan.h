@@ -87,6 +87,8 @@ class ReadPlan {
 
  private:
   ReadPlan(std::shared_ptr<const RecordIndex> index, const PlanOptions& options);
+  // The block-shuffle window holding epoch position `p`.
+  uint64_t WindowOf(uint64_t p) const;
   // Records of block-shuffle window `w`, in their shuffled order.
   absl::StatusOr<std::vector<uint64_t>> WindowRecords(uint64_t w) const;
   // Records of block `b` (in file order), as [first, end) ids.
