@@ -214,6 +214,19 @@ def create_objects(client, bucket: str, objects: Dict[str, bytes],
                       objects.items()))
 
 
+def upload_files(client, bucket: str, paths, prefix: str = "") -> list:
+    """Creates `bucket` and copies local `paths` to prefix0.tfrecord,
+    prefix1.tfrecord, ...; returns their s3:// URIs in order."""
+    client.create_bucket(Bucket=bucket)
+    keys = [f"{prefix}{i}.tfrecord" for i in range(len(paths))]
+    objects = {}
+    for key, path in zip(keys, paths):
+        with open(path, "rb") as f:
+            objects[key] = f.read()
+    create_objects(client, bucket, objects)
+    return [f"s3://{bucket}/{key}" for key in keys]
+
+
 # A fresh interpreter per configuration: the op library caches one S3 client
 # per configuration (endpoint, region, CA, ...) for the life of the process,
 # and credentials are read once when that client is made.

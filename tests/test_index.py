@@ -10,6 +10,7 @@ import pytest
 import tensorflow as tf
 
 import tf_ffm
+from s3_server import upload_files
 
 pytest_plugins = ["s3_server"]
 
@@ -69,13 +70,7 @@ def test_save_load_round_trip_and_cli(data, tmp_path):
 
 def test_save_and_load_on_s3_then_read_s3_files(data, moto_s3):
     _, files, stock, _ = data
-    client = moto_s3.client()
-    client.create_bucket(Bucket="indexed")
-    uris = []
-    for i, path in enumerate(files):
-        with open(path, "rb") as f:
-            client.put_object(Bucket="indexed", Key=f"d/{i}.tfrecord", Body=f.read())
-        uris.append(f"s3://indexed/d/{i}.tfrecord")
+    uris = upload_files(moto_s3.client(), "indexed", files, prefix="d/")
     tf_ffm.RecordIndex.build(uris, progress=False).save("s3://indexed/d.idx")
     idx = tf_ffm.RecordIndex.load("s3://indexed/d.idx")
     assert idx.files == uris

@@ -11,6 +11,7 @@ import tensorflow as tf
 
 import tf_ffm
 from conftest import write_records
+from s3_server import upload_files
 
 pytest_plugins = ["s3_server"]
 
@@ -132,12 +133,7 @@ def test_index_writer_streams_an_index_equal_to_build(data, tmp_path):
 def test_s3_index_is_fetched_once_into_the_cache(data, moto_s3, index_cache):
     _, files, stock, index_path = data
     client = moto_s3.client()
-    client.create_bucket(Bucket="idxref")
-    uris = []
-    for i, path in enumerate(files):
-        with open(path, "rb") as f:
-            client.put_object(Bucket="idxref", Key=f"{i}.tfrecord", Body=f.read())
-        uris.append(f"s3://idxref/{i}.tfrecord")
+    uris = upload_files(client, "idxref", files)
     tf_ffm.RecordIndex.build(uris, progress=False).save("s3://idxref/data.idx")
     before = set(os.listdir(index_cache))
     ds = tf_ffm.FFMRecordDataset(uris, index="s3://idxref/data.idx")
