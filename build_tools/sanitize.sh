@@ -21,4 +21,4 @@ export ASAN_OPTIONS="detect_leaks=0:abort_on_error=1"
 export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1"
 export TSAN_OPTIONS="halt_on_error=1"
 run asan address,undefined '*'
-run tsan thread '*ChunkPrefetcher*:*SequentialReader*:*RecordReader*:*Zlib*:*RandomReader*:*ByteBudget*:*PosixSource*:*ThreadPool*:*IndexBuilder*:*ChunkStream*:*FileCursor*:*CachingSource*'
+run tsan thread '*ChunkPrefetcher*:*SequentialReader*:*RecordReader*:*Zlib*:*RandomReader*:*ByteBudget*:*PosixSource*:*ThreadPool*:*IndexBuilder*:*ChunkStream*:*FileCursor*:*CachingSource*:*IndexedSources*:*RecordIndex*'
