@@ -208,9 +208,7 @@ class IndexedDataset : public RecordDatasetBase {
  private:
   // Position k * N / n of the epoch's order: where shard k starts.
   uint64_t ShardStart(uint64_t k) const {
-    return static_cast<uint64_t>(
-        static_cast<unsigned __int128>(index_->num_records()) * k /
-        params_.plan.num_shards);
+    return ffm::SlicePoint(index_->num_records(), k, params_.plan.num_shards);
   }
   uint64_t ShardSize() const {
     const uint64_t k = params_.plan.shard_index;
@@ -366,11 +364,9 @@ class IndexedIterator
       split_plan_.emplace(*std::move(plan));
       split_epoch_ = epoch;
     }
-    const auto at = [this, n](uint64_t j) {
-      return static_cast<uint64_t>(
-          static_cast<unsigned __int128>(split_plan_->num_records()) * j / n);
-    };
-    StartReader(split_plan_->Slice(at(k), at(k + 1)));
+    const uint64_t records = split_plan_->num_records();
+    StartReader(split_plan_->Slice(ffm::SlicePoint(records, k, n),
+                                   ffm::SlicePoint(records, k + 1, n)));
     return absl::OkStatus();
   }
 

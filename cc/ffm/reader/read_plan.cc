@@ -29,6 +29,10 @@ absl::StatusOr<ShuffleMode> ParseShuffleMode(absl::string_view name) {
   return absl::InvalidArgumentError(absl::StrCat("unknown shuffle '", name, "'"));
 }
 
+uint64_t SlicePoint(uint64_t n, uint64_t k, uint64_t parts) {
+  return static_cast<uint64_t>(static_cast<unsigned __int128>(n) * k / parts);
+}
+
 namespace {
 
 uint64_t EpochSeed(const PlanOptions& o) {
@@ -57,12 +61,8 @@ ReadPlan::ReadPlan(std::shared_ptr<const RecordIndex> index,
   options_.window_blocks = std::max<uint64_t>(1, options_.window_blocks);
   const uint64_t n = index_->num_records();
   const uint64_t shards = std::max<uint64_t>(1, options_.num_shards);
-  // 128-bit products: n * shard_index may exceed 64 bits for huge n.
-  auto at = [n, shards](uint64_t k) {
-    return static_cast<uint64_t>(static_cast<unsigned __int128>(n) * k / shards);
-  };
-  begin_ = at(options_.shard_index);
-  end_ = at(options_.shard_index + 1);
+  begin_ = SlicePoint(n, options_.shard_index, shards);
+  end_ = SlicePoint(n, options_.shard_index + 1, shards);
 }
 
 absl::StatusOr<ReadPlan> ReadPlan::Make(std::shared_ptr<const RecordIndex> index,

@@ -39,6 +39,11 @@ enum class ShuffleMode { kNone, kGlobal, kBlock };
 const char* ShuffleModeName(ShuffleMode mode);
 absl::StatusOr<ShuffleMode> ParseShuffleMode(absl::string_view name);
 
+// Where part k of n items cut into `parts` near-equal parts starts:
+// k * n / parts, in 128 bits (k * n may not fit in 64). Shards, and the
+// splits of a shard, are [SlicePoint(k), SlicePoint(k + 1)).
+uint64_t SlicePoint(uint64_t n, uint64_t k, uint64_t parts);
+
 struct PlanOptions {
   ShuffleMode shuffle = ShuffleMode::kNone;
   uint64_t seed = 0;
