@@ -16,7 +16,7 @@ ENGINE=(cc/ffm/prefetch/byte_budget.cc cc/ffm/prefetch/chunk_prefetcher.cc
         cc/ffm/prefetch/executor.cc cc/ffm/stream/chunk_stream.cc cc/ffm/stream/compression.cc
         cc/ffm/tfrecord/record_reader.cc cc/ffm/stream/zlib_stream.cc
         cc/ffm/index/record_index.cc cc/ffm/index/index_region.cc
-        cc/ffm/index/index_v1.cc cc/ffm/index/index_writer.cc cc/ffm/io/errors.cc
+        cc/ffm/index/index_v1.cc cc/ffm/index/index_writer.cc cc/ffm/io/errors.cc cc/ffm/io/fd_io.cc
         cc/ffm/reader/permutation.cc cc/ffm/reader/read_plan.cc cc/ffm/io/io_stats.cc)
 FLAGS=(-std=c++17 -O1 -g -fsanitize=fuzzer,address,undefined -msse4.2 -mpclmul
        -D_GLIBCXX_USE_CXX11_ABI=1 -I"$ROOT/cc" -isystem "$TF_INCLUDE")

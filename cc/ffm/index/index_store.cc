@@ -7,6 +7,7 @@
 #include <atomic>
 #include <cerrno>
 #include <cstdlib>
+#include <filesystem>
 #include <map>
 #include <mutex>
 
@@ -15,6 +16,7 @@
 #include "ffm/defaults.h"
 #include "ffm/index/index_v1.h"
 #include "ffm/io/errors.h"
+#include "ffm/io/fd_io.h"
 #include "ffm/tfrecord/format.h"
 
 namespace ffm {
@@ -27,18 +29,6 @@ bool IsRemote(const std::string& uri) {
 
 std::string LocalPath(const std::string& uri) {
   return absl::StartsWith(uri, "file://") ? uri.substr(7) : uri;
-}
-
-absl::Status MakeDirs(const std::string& dir) {
-  for (size_t i = 1; i <= dir.size(); ++i) {
-    if (i == dir.size() || dir[i] == '/') {
-      const std::string prefix = dir.substr(0, i);
-      if (mkdir(prefix.c_str(), 0755) != 0 && errno != EEXIST) {
-        return ErrnoToStatus(errno, absl::StrCat(prefix, ": mkdir failed"));
-      }
-    }
-  }
-  return absl::OkStatus();
 }
 
 // Copies `source` to `path` through a temporary file in the same
@@ -61,7 +51,7 @@ absl::Status Fetch(const ByteSource& source, const std::string& path) {
       status = absl::DataLossError(absl::StrCat(
           source.uri(), ": ended at byte offset ", offset, " of ",
           source.size(), " (did it change while being fetched?)"));
-    } else if (write(fd, buffer.data(), *n) != static_cast<ssize_t>(*n)) {
+    } else if (!WriteFull(fd, buffer.data(), *n)) {
       status = ErrnoToStatus(errno, absl::StrCat(tmp, ": write failed"));
     }
     if (n.ok()) offset += *n;
@@ -106,8 +96,10 @@ absl::StatusOr<std::string> LocalCopy(const std::string& uri,
   if (stat(path.c_str(), &st) == 0 && static_cast<uint64_t>(st.st_size) == size) {
     return path;
   }
-  absl::Status s = MakeDirs(dir);
-  if (s.ok()) s = Fetch(**source, path);
+  std::error_code made;
+  std::filesystem::create_directories(dir, made);
+  if (made) return ErrnoToStatus(made.value(), absl::StrCat(dir, ": mkdir failed"));
+  absl::Status s = Fetch(**source, path);
   if (!s.ok()) return s;
   return path;
 }

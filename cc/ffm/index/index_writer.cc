@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "ffm/io/errors.h"
+#include "ffm/io/fd_io.h"
 #include "ffm/tfrecord/format.h"
 
 namespace ffm {
@@ -132,11 +133,8 @@ class FileSink final : public IndexWriter::Sink {
     }
   }
   absl::Status Append(absl::string_view bytes) override {
-    while (!bytes.empty()) {
-      ssize_t n = write(fd_, bytes.data(), bytes.size());
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) return ErrnoToStatus(errno, absl::StrCat(Tmp(), ": write failed"));
-      bytes.remove_prefix(static_cast<size_t>(n));
+    if (!WriteFull(fd_, bytes.data(), bytes.size())) {
+      return ErrnoToStatus(errno, absl::StrCat(Tmp(), ": write failed"));
     }
     return absl::OkStatus();
   }

@@ -20,6 +20,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "ffm/io/errors.h"
+#include "ffm/io/fd_io.h"
 #include "ffm/io/io_stats.h"
 
 namespace ffm {
@@ -50,29 +51,6 @@ class Fd {
  private:
   const int fd_;
 };
-
-bool PreadFull(int fd, char* dst, size_t n, uint64_t offset) {
-  while (n > 0) {
-    ssize_t got = pread(fd, dst, n, static_cast<off_t>(offset));
-    if (got < 0 && errno == EINTR) continue;
-    if (got <= 0) return false;
-    dst += got;
-    n -= static_cast<size_t>(got);
-    offset += static_cast<uint64_t>(got);
-  }
-  return true;
-}
-
-bool WriteFull(int fd, const char* src, size_t n) {
-  while (n > 0) {
-    ssize_t put = write(fd, src, n);
-    if (put < 0 && errno == EINTR) continue;
-    if (put <= 0) return false;
-    src += put;
-    n -= static_cast<size_t>(put);
-  }
-  return true;
-}
 
 // The entry's header and identity: the bytes before the payload.
 std::string EntryHead(const CacheKey& key, uint64_t block, size_t payload_len) {
