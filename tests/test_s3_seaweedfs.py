@@ -293,9 +293,15 @@ ds = tf_ffm.FFMRecordDataset("s3://{BUCKET}/{KEY}", chunk_size=64 << 10,
 it = iter(ds)
 for _ in range(20):
     next(it)
+# The next 40 records (~400 KB, to ~640 KB into the object) must be read
+# ahead before the server is paused: wait for the readahead rather than
+# trusting a fixed time (on a loaded machine it may not have got there).
+deadline = time.time() + 30
+while tf_ffm.stats()["bytes_read"] < (704 << 10) and time.time() < deadline:
+    time.sleep(0.01)
 print("@@STARTED@@", flush=True)
 sys.stdin.readline()  # the server is paused now
-for _ in range(40):  # ~400 KB, all read ahead: frees budget for reads that stall
+for _ in range(40):  # all read ahead: frees budget for reads that stall
     next(it)
 time.sleep(0.3)
 start = time.time()
