@@ -82,14 +82,16 @@ def test_import_tf_ffm_then_tensorflow_loads_graph_and_saved_model(data):
         print("before", ["tensorflow" in sys.modules, tf_ffm._loader.ops_registered()])
         import tensorflow as tf
         print("after", [sorted(m for m in sys.modules if m.startswith("tf_ffm.")
-                               and m not in ("tf_ffm._loader", "tf_ffm._build_info")),
+                               and m not in ("tf_ffm._loader", "tf_ffm._build_info",
+                                            "tf_ffm._allocator")),
                         tf_ffm._loader.ops_registered()])
     """, LOAD_BOTH], graph, saved_model, *files)
     stdout, stderr = proc.communicate(timeout=300)
     assert proc.returncode == 0, stderr[-3000:]
     got = _parse(stdout)
     # tf_ffm did not import TensorFlow; TensorFlow's import registered the
-    # op, with no tf_ffm module but the loader imported.
+    # op, with no tf_ffm module but the loader (and the malloc setting)
+    # imported.
     assert got["before"] == [False, False]
     assert got["after"] == [[], True]
     # The graph reads with num_parallel_reads=2: files interleaved.
@@ -109,7 +111,8 @@ SERVICE = """
                                                          port=0))
                for _ in range(2)]
     print("after", [sorted(m for m in sys.modules if m.startswith("tf_ffm.")
-                               and m not in ("tf_ffm._loader", "tf_ffm._build_info")),
+                               and m not in ("tf_ffm._loader", "tf_ffm._build_info",
+                                            "tf_ffm._allocator")),
                     tf_ffm._loader.ops_registered()])
     print("target", dispatcher.target, flush=True)
     sys.stdin.read()  # serve until the test closes stdin

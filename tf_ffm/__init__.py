@@ -11,7 +11,7 @@ TensorFlow's Python package.
 import importlib
 import importlib.util
 
-from tf_ffm import _loader
+from tf_ffm import _allocator, _loader
 
 __version__ = "0.1.0"
 
@@ -22,6 +22,9 @@ __version__ = "0.1.0"
 _loader.check_environment()
 _loader.preload_before_engine_import()
 _loader.register_ops_with_tensorflow()
+# Before any pipeline runs: record buffers would otherwise land in freshly
+# mapped pages batch after batch (see _allocator).
+_allocator.keep_thread_heaps()
 
 _EXPORTS = {
     "FFMRecordDataset": "tf_ffm.dataset",

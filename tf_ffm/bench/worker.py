@@ -71,13 +71,14 @@ def make_dataset(reader, read_mode, files, n=DEFAULT_N, cache_dir=None):
     ffm reader's local cache (mounts included), None for none."""
     import tensorflow as tf
 
+    # Imported for both readers: it registers s3:// for the stock reader,
+    # and its process-wide malloc setting (tf_ffm/_allocator.py) speeds the
+    # stock reader as much as ffm, so ratios compare the readers alone.
+    import tf_ffm
+
     if reader == "stock":
         cls = tf.data.TFRecordDataset
-        if any(str(f).startswith("s3://") for f in files):
-            import tf_ffm  # noqa: F401 -- registers the s3:// filesystem
     elif reader == "ffm":
-        import tf_ffm  # only this reader loads the op library
-
         cls = tf_ffm.FFMRecordDataset
         if cache_dir:
             cls = functools.partial(cls, cache_dir=cache_dir, cache_mounts=True)
@@ -192,6 +193,7 @@ def measure(reader, read_mode, files, consumption, limit=None, file_bytes=None,
             "epochs": epochs, "epoch_wall_s": epoch_walls, "epoch_bytes": epoch_bytes,
             "cache": bool(cache_dir), "wall_s": wall, "first_record_s": first, "cpu_s": cpu,
             "peak_rss_mb": _peak_rss_mb(), "counters": counters,
+            "malloc": sys.modules["tf_ffm._allocator"].state,
             "cpus_allowed": sorted(os.sched_getaffinity(0))}
 
 
