@@ -17,6 +17,8 @@ Linux only; anything unreadable is left out rather than guessed.
 import os
 import resource
 
+from tf_ffm import _allocator
+
 _TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
@@ -194,5 +196,7 @@ def state() -> dict:
         "cpufreq_governor": _read("/sys/devices/system/cpu/cpu0/cpufreq/scaling_governor"),
         "malloc_env": {k: v for k, v in os.environ.items()
                        if k.startswith(("MALLOC_", "GLIBC_TUNABLES", "TF_CPU_ALLOC",
-                                        "LD_PRELOAD"))},
+                                        "LD_PRELOAD", "TF_FFM_MALLOC"))},
+        # Every worker imports tf_ffm with this environment, so has this too.
+        "malloc_top_pad": _allocator.state,
     }

@@ -309,6 +309,8 @@ def format_machine(meta, rows) -> str:
         parts.append("DAMON " + ", ".join(m["damon_pageout"]))
     if m.get("balloon_free_page_reporting"):
         parts.append("balloon free page reporting")
+    if m.get("malloc_top_pad"):
+        parts.append(f"glibc malloc top pad: {m['malloc_top_pad']} (tf_ffm/_allocator.py)")
     if m.get("malloc_env"):
         parts.append(" ".join(f"{k}={v}" for k, v in sorted(m["malloc_env"].items())))
     loads = [r["max_loadavg_1m"] for r in rows if r.get("max_loadavg_1m") is not None]
