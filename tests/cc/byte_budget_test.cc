@@ -114,11 +114,11 @@ TEST(ByteBudgetTest, RefusedTryAcquireDoesNotRaisePeak) {
 
 // Buffers are used as a Chunk uses them: the buffer's size is charged before
 // it is taken and released after it is returned (see the header).
-std::unique_ptr<char[]> ChargeAndTake(ByteBudget& budget, uint64_t capacity) {
+PageBuffer ChargeAndTake(ByteBudget& budget, uint64_t capacity) {
   budget.ForceAcquire(capacity);
   return budget.TakeBuffer(capacity);
 }
-void ReturnAndRelease(ByteBudget& budget, std::unique_ptr<char[]> buffer,
+void ReturnAndRelease(ByteBudget& budget, PageBuffer buffer,
                       uint64_t capacity) {
   budget.ReturnBuffer(std::move(buffer), capacity);
   budget.Release(capacity);
@@ -126,10 +126,11 @@ void ReturnAndRelease(ByteBudget& budget, std::unique_ptr<char[]> buffer,
 
 TEST(ByteBudgetTest, TakeBufferGivesWritableMemoryOfTheCapacity) {
   ByteBudget budget(1 << 20);
-  std::unique_ptr<char[]> buffer = ChargeAndTake(budget, 4096);
-  ASSERT_NE(buffer, nullptr);
-  std::memset(buffer.get(), 0x5a, 4096);  // ASan would catch a short buffer
-  EXPECT_EQ(buffer[4095], 0x5a);
+  PageBuffer buffer = ChargeAndTake(budget, 4096);
+  ASSERT_TRUE(buffer);
+  EXPECT_EQ(buffer.size(), 4096u);
+  std::memset(buffer.data(), 0x5a, 4096);
+  EXPECT_EQ(buffer.data()[4095], 0x5a);
   EXPECT_EQ(budget.in_use(), 4096u) << "taking a buffer is not a charge";
   ReturnAndRelease(budget, std::move(buffer), 4096);
   EXPECT_EQ(budget.in_use(), 0u) << "returning a buffer is not a release";
@@ -137,39 +138,37 @@ TEST(ByteBudgetTest, TakeBufferGivesWritableMemoryOfTheCapacity) {
 
 TEST(ByteBudgetTest, ReturnedBufferIsReusedForTheSameCapacity) {
   ByteBudget budget(1 << 20);
-  std::unique_ptr<char[]> a = ChargeAndTake(budget, 4096);
-  char* a_ptr = a.get();
+  PageBuffer a = ChargeAndTake(budget, 4096);
+  char* a_ptr = a.data();
   std::memset(a_ptr, 'a', 4096);
   ReturnAndRelease(budget, std::move(a), 4096);
-  std::unique_ptr<char[]> b = ChargeAndTake(budget, 4096);
-  EXPECT_EQ(b.get(), a_ptr) << "a free buffer of the capacity was not reused";
-  EXPECT_EQ(b[100], 'a') << "a recycled buffer is handed back as it was";
+  PageBuffer b = ChargeAndTake(budget, 4096);
+  EXPECT_EQ(b.data(), a_ptr) << "a free buffer of the capacity was not reused";
+  EXPECT_EQ(b.data()[100], 'a') << "a recycled buffer is handed back as it was";
   ReturnAndRelease(budget, std::move(b), 4096);
 }
 
 TEST(ByteBudgetTest, BuffersAreRecycledOnlyForTheirOwnCapacity) {
   ByteBudget budget(1 << 20);
-  std::unique_ptr<char[]> small = ChargeAndTake(budget, 1024);
-  char* small_ptr = small.get();
+  PageBuffer small = ChargeAndTake(budget, 1024);
+  char* small_ptr = small.data();
   ReturnAndRelease(budget, std::move(small), 1024);
   // A 2048-byte request must not be served by the 1024-byte buffer.
-  std::unique_ptr<char[]> big = ChargeAndTake(budget, 2048);
-  EXPECT_NE(big.get(), small_ptr);
-  std::memset(big.get(), 0, 2048);
-  std::unique_ptr<char[]> again = ChargeAndTake(budget, 1024);
-  EXPECT_EQ(again.get(), small_ptr);
+  PageBuffer big = ChargeAndTake(budget, 2048);
+  EXPECT_NE(big.data(), small_ptr);
+  std::memset(big.data(), 0, 2048);
+  PageBuffer again = ChargeAndTake(budget, 1024);
+  EXPECT_EQ(again.data(), small_ptr);
   ReturnAndRelease(budget, std::move(big), 2048);
   ReturnAndRelease(budget, std::move(again), 1024);
 }
 
-// Freed buffers go back to the allocator, which could hand the same address
-// out again and make a freed buffer look recycled. Holding many fresh
-// allocations of the size first takes those addresses out of play (glibc
-// reuses the most recently freed block first; sanitizers quarantine freed
-// blocks and do not reuse them at all).
-std::vector<std::unique_ptr<char[]>> SoakUpFreedBlocks(uint64_t capacity) {
-  std::vector<std::unique_ptr<char[]>> held;
-  for (int i = 0; i < 64; ++i) held.emplace_back(new char[capacity]);
+// Freed buffers are unmapped, and the kernel could map the same address
+// again and make a freed buffer look recycled. Holding many fresh mappings
+// of the size first takes those addresses out of play.
+std::vector<PageBuffer> SoakUpFreedBlocks(uint64_t capacity) {
+  std::vector<PageBuffer> held;
+  for (int i = 0; i < 64; ++i) held.push_back(PageBuffer::Allocate(capacity));
   return held;
 }
 
@@ -178,20 +177,20 @@ TEST(ByteBudgetTest, KeepsFreeBuffersOnlyUpToTheLimit) {
   ByteBudget budget(2 * kCapacity + kCapacity / 2);  // room for two, not three
   // Four chunks in flight (over the limit, as forced reads may be), then
   // consumed one after another.
-  std::vector<std::unique_ptr<char[]>> taken;
+  std::vector<PageBuffer> taken;
   std::set<char*> returned;
   for (int i = 0; i < 4; ++i) taken.push_back(ChargeAndTake(budget, kCapacity));
   for (auto& buffer : taken) {
-    returned.insert(buffer.get());
+    returned.insert(buffer.data());
     ReturnAndRelease(budget, std::move(buffer), kCapacity);
   }
   ASSERT_EQ(budget.in_use(), 0u);
   auto held = SoakUpFreedBlocks(kCapacity);
-  std::vector<std::unique_ptr<char[]>> again;
+  std::vector<PageBuffer> again;
   int recycled = 0;
   for (int i = 0; i < 4; ++i) {
     again.push_back(ChargeAndTake(budget, kCapacity));
-    recycled += returned.count(again.back().get());
+    recycled += returned.count(again.back().data());
   }
   EXPECT_LE(recycled, 2) << "kept " << recycled
                          << " free buffers of 4 KiB under a 10 KiB limit";
@@ -203,19 +202,19 @@ TEST(ByteBudgetTest, BytesInUseLeaveNoRoomForFreeBuffers) {
   constexpr uint64_t kCapacity = 4096;
   ByteBudget budget(3 * kCapacity);
   ASSERT_TRUE(budget.TryAcquire(2 * kCapacity + 1));  // other files' chunks
-  std::unique_ptr<char[]> a = ChargeAndTake(budget, kCapacity);
-  char* a_ptr = a.get();
+  PageBuffer a = ChargeAndTake(budget, kCapacity);
+  char* a_ptr = a.data();
   ReturnAndRelease(budget, std::move(a), kCapacity);  // in_use + kept > limit
   budget.Release(2 * kCapacity + 1);
   auto held = SoakUpFreedBlocks(kCapacity);
-  std::unique_ptr<char[]> b = ChargeAndTake(budget, kCapacity);
-  EXPECT_NE(b.get(), a_ptr)
+  PageBuffer b = ChargeAndTake(budget, kCapacity);
+  EXPECT_NE(b.data(), a_ptr)
       << "a buffer returned while the budget was full was kept";
   // With the bytes released there is room again: the next one is kept.
-  char* b_ptr = b.get();
+  char* b_ptr = b.data();
   ReturnAndRelease(budget, std::move(b), kCapacity);
-  std::unique_ptr<char[]> c = ChargeAndTake(budget, kCapacity);
-  EXPECT_EQ(c.get(), b_ptr);
+  PageBuffer c = ChargeAndTake(budget, kCapacity);
+  EXPECT_EQ(c.data(), b_ptr);
   ReturnAndRelease(budget, std::move(c), kCapacity);
 }
 
@@ -275,12 +274,12 @@ TEST(ByteBudgetTest, ConcurrentBufferRecyclingNeverSharesABuffer) {
   for (int t = 0; t < 8; ++t) {
     threads.emplace_back([&, t] {
       for (int i = 0; i < 2000; ++i) {
-        std::unique_ptr<char[]> buffer = ChargeAndTake(budget, kCapacity);
-        std::memset(buffer.get(), t + 1, kCapacity);
+        PageBuffer buffer = ChargeAndTake(budget, kCapacity);
+        std::memset(buffer.data(), t + 1, kCapacity);
         std::this_thread::yield();
         // Another thread holding the same buffer would have overwritten it.
         for (uint64_t j = 0; j < kCapacity; j += 64) {
-          if (buffer[j] != static_cast<char>(t + 1)) {
+          if (buffer.data()[j] != static_cast<char>(t + 1)) {
             shared.fetch_add(1);
             break;
           }

@@ -25,12 +25,12 @@ void ByteBudget::Release(uint64_t n) {
   IoStats::Global().bytes_in_flight.fetch_sub(n, std::memory_order_relaxed);
 }
 
-std::unique_ptr<char[]> ByteBudget::TakeBuffer(uint64_t capacity) {
+PageBuffer ByteBudget::TakeBuffer(uint64_t capacity) {
   {
     std::lock_guard<std::mutex> lock(free_mu_);
     auto it = free_.find(capacity);
     if (it != free_.end() && !it->second.empty()) {
-      std::unique_ptr<char[]> buffer = std::move(it->second.back());
+      PageBuffer buffer = std::move(it->second.back());
       it->second.pop_back();
       free_bytes_ -= capacity;
       return buffer;
@@ -39,7 +39,7 @@ std::unique_ptr<char[]> ByteBudget::TakeBuffer(uint64_t capacity) {
   // No buffer of this size is free. Kept buffers of other sizes (a file's
   // growing first reads, odd last chunks) must not hold memory the budget
   // now needs: drop them until in use + kept fits the limit again.
-  std::vector<std::unique_ptr<char[]>> dropped;
+  std::vector<PageBuffer> dropped;
   {
     std::lock_guard<std::mutex> lock(free_mu_);
     for (auto it = free_.begin();
@@ -52,10 +52,10 @@ std::unique_ptr<char[]> ByteBudget::TakeBuffer(uint64_t capacity) {
       it = it->second.empty() ? free_.erase(it) : std::next(it);
     }
   }
-  return std::unique_ptr<char[]>(new char[capacity]);  // uninitialised
+  return PageBuffer::Allocate(capacity);
 }
 
-void ByteBudget::ReturnBuffer(std::unique_ptr<char[]> buffer,
+void ByteBudget::ReturnBuffer(PageBuffer buffer,
                               uint64_t capacity) {
   std::lock_guard<std::mutex> lock(free_mu_);
   // The buffer is still charged (see Chunk::~Chunk), so this keeps it only

@@ -11,6 +11,8 @@
 #include <mutex>
 #include <vector>
 
+#include "ffm/prefetch/page_buffer.h"
+
 namespace ffm {
 
 class ByteBudget {
@@ -34,8 +36,8 @@ class ByteBudget {
   // Return a buffer before releasing its charge: released first, another
   // thread's TryAcquire could take the room and the buffer would be freed,
   // only for that read to fault in a fresh one.
-  std::unique_ptr<char[]> TakeBuffer(uint64_t capacity);
-  void ReturnBuffer(std::unique_ptr<char[]> buffer, uint64_t capacity);
+  PageBuffer TakeBuffer(uint64_t capacity);
+  void ReturnBuffer(PageBuffer buffer, uint64_t capacity);
 
   uint64_t limit() const { return limit_; }
   uint64_t in_use() const { return in_use_.load(std::memory_order_relaxed); }
@@ -49,7 +51,7 @@ class ByteBudget {
   std::atomic<uint64_t> peak_{0};
 
   std::mutex free_mu_;
-  std::map<uint64_t, std::vector<std::unique_ptr<char[]>>> free_;  // by size
+  std::map<uint64_t, std::vector<PageBuffer>> free_;  // by size
   uint64_t free_bytes_ = 0;
 };
 

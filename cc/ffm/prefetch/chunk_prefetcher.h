@@ -68,8 +68,8 @@ class Chunk {
   Chunk& operator=(const Chunk&) = delete;
 
   uint64_t offset() const { return offset_; }  // of data()[0] in the file
-  absl::string_view data() const { return {bytes_.get(), size_}; }
-  char* mutable_bytes() { return bytes_.get(); }
+  absl::string_view data() const { return {bytes_.data(), size_}; }
+  char* mutable_bytes() { return bytes_.data(); }
   void set_size(size_t size) { size_ = size; }
 
  private:
@@ -77,7 +77,7 @@ class Chunk {
   const uint64_t capacity_;
   const uint64_t buffer_size_;  // allocated and charged to the budget
   std::shared_ptr<ByteBudget> budget_;
-  std::unique_ptr<char[]> bytes_;
+  PageBuffer bytes_;
   size_t size_ = 0;
 };
 
