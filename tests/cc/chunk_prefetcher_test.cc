@@ -261,6 +261,47 @@ TEST(ChunkPrefetcherBudgetTest, ChunksOutlivingThePrefetcherReleaseLater) {
   EXPECT_EQ(budget->in_use(), 0u);
 }
 
+// A file opened ahead while another file's unread chunks fill the budget
+// gets its forced first read only; when the budget frees, nothing of its own
+// is running to restart it, so it waits until Resume().
+TEST(ChunkPrefetcherBudgetTest, ResumeRestartsReadsTheBudgetRefused) {
+  constexpr uint64_t kChunk = 4096;
+  ThreadPool pool(4);
+  auto budget = std::make_shared<ByteBudget>(2 * kChunk);
+  StringSource current("mem://bucket/current", Bytes(2 * kChunk));
+  auto stats = std::make_shared<ReadStats>();
+  StringSourceOptions counted;
+  counted.stats = stats;
+  StringSource ahead("mem://bucket/ahead", Bytes(8 * kChunk), counted);
+  auto first = std::make_unique<ChunkPrefetcher>(
+      &current, 0, Prefetch(kChunk, kChunk), &pool, budget);
+  std::shared_ptr<const Chunk> a = *first->Next();
+  std::shared_ptr<const Chunk> b = *first->Next();  // the budget is full
+  ChunkPrefetcher next(&ahead, 0, Prefetch(kChunk, kChunk), &pool, budget);
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while (stats->reads.load() < 1 && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(1));
+  }
+  absl::SleepFor(absl::Milliseconds(50));  // its read has ended
+  ASSERT_EQ(stats->reads.load(), 1) << "only the forced first read";
+  a.reset();
+  b.reset();
+  first.reset();
+  absl::SleepFor(absl::Milliseconds(50));
+  EXPECT_EQ(stats->reads.load(), 1) << "restarted without Resume()";
+  next.Resume();
+  while (stats->reads.load() < 2 && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(1));
+  }
+  absl::SleepFor(absl::Milliseconds(50));
+  // Its unread first chunk holds one of the budget's two.
+  EXPECT_EQ(stats->reads.load(), 2)
+      << "Resume() should take the one chunk of room, and no more";
+  Drained d = Drain(next, *budget);
+  EXPECT_TRUE(absl::IsOutOfRange(d.end)) << d.end;
+  EXPECT_TRUE(d.bytes == Bytes(8 * kChunk));
+}
+
 // Files sharing one budget, read round robin as an interleaving reader
 // does: the bound is the limit plus one chunk per open file.
 TEST(ChunkPrefetcherBudgetTest, SharedBudgetAcrossFiles) {

@@ -22,6 +22,7 @@ void ByteBudget::ForceAcquire(uint64_t n) {
 
 void ByteBudget::Release(uint64_t n) {
   in_use_.fetch_sub(n, std::memory_order_relaxed);
+  releases_.fetch_add(1, std::memory_order_relaxed);
   IoStats::Global().bytes_in_flight.fetch_sub(n, std::memory_order_relaxed);
 }
 

@@ -39,6 +39,10 @@ class ByteBudget {
   PageBuffer TakeBuffer(uint64_t capacity);
   void ReturnBuffer(PageBuffer buffer, uint64_t capacity);
 
+  // Counts releases, so a reader can tell cheaply whether room may have
+  // been made since it last looked.
+  uint64_t releases() const { return releases_.load(std::memory_order_relaxed); }
+
   uint64_t limit() const { return limit_; }
   uint64_t in_use() const { return in_use_.load(std::memory_order_relaxed); }
   uint64_t peak() const { return peak_.load(std::memory_order_relaxed); }
@@ -49,6 +53,7 @@ class ByteBudget {
   const uint64_t limit_;
   std::atomic<uint64_t> in_use_{0};
   std::atomic<uint64_t> peak_{0};
+  std::atomic<uint64_t> releases_{0};
 
   std::mutex free_mu_;
   std::map<uint64_t, std::vector<PageBuffer>> free_;  // by size

@@ -165,6 +165,12 @@ void ChunkPrefetcher::Read(std::shared_ptr<Slot> slot) {
   cv_.notify_all();  // under the lock: the destructor may run right after
 }
 
+void ChunkPrefetcher::Resume() {
+  std::lock_guard<std::mutex> lock(mu_);
+  // A running read refills when it ends; cancelled_: the file is closing.
+  if (running_ == 0 && !cancelled_) RefillLocked(/*consumer_waiting=*/false);
+}
+
 absl::StatusOr<std::shared_ptr<const Chunk>> ChunkPrefetcher::Next() {
   std::unique_lock<std::mutex> lock(mu_);
   if (!failed_.ok()) return failed_;

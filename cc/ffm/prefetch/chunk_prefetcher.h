@@ -99,6 +99,14 @@ class ChunkPrefetcher {
 
   uint64_t end() const { return end_; }
 
+  // Starts the reads the budget refused while none of this file's reads
+  // was running, so nothing would have retried them before the consumer
+  // reaches this file: the reader calls it for files ahead of the consumer
+  // once the budget has room again. Without it, a file opened ahead while
+  // the budget was full kept its lanes idle, and reading fell back to the
+  // current file's lanes (on a FUSE mount: 4 of 16).
+  void Resume();
+
  private:
   struct Slot;
   struct Lane {

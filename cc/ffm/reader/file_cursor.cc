@@ -36,10 +36,10 @@ absl::StatusOr<std::unique_ptr<FileCursor>> FileCursor::Open(
     prefetch.max_in_flight =
         std::min(prefetch.max_in_flight, defaults::kMountStreams);
   }
-  auto chunks = std::make_unique<ChunkStream>(
-      std::make_unique<ChunkPrefetcher>(cursor->source_.get(), begin, prefetch,
-                                        executor, std::move(budget)),
-      begin);
+  auto prefetcher = std::make_unique<ChunkPrefetcher>(
+      cursor->source_.get(), begin, prefetch, executor, std::move(budget));
+  if (executor != nullptr) cursor->prefetcher_ = prefetcher.get();
+  auto chunks = std::make_unique<ChunkStream>(std::move(prefetcher), begin);
   if (compressed) {
     auto inflated = std::make_unique<ZlibStream>(
         std::move(chunks), options.compression, cursor->source_->uri());

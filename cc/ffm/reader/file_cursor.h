@@ -45,6 +45,10 @@ class FileCursor {
   uint64_t position() const { return records_->position(); }
   // Reads not yet started end at once; a running one at its next attempt.
   void Cancel() { source_->Cancel(); }
+  // See ChunkPrefetcher::Resume; nothing for files read sequentially.
+  void ResumeReadahead() {
+    if (prefetcher_ != nullptr) prefetcher_->Resume();
+  }
   const std::string& uri() const { return source_->uri(); }
 
  private:
@@ -55,6 +59,7 @@ class FileCursor {
   std::unique_ptr<ByteSource> source_;
   std::unique_ptr<ByteStream> stream_;
   std::unique_ptr<RecordReader> records_;
+  ChunkPrefetcher* prefetcher_ = nullptr;  // owned by stream_; null if none
 };
 
 }  // namespace ffm

@@ -161,6 +161,21 @@ void SequentialReader::OpenAhead() {
   }
 }
 
+void SequentialReader::ResumeReadahead() {
+  // Per released chunk, not per record: an atomic load on the common path.
+  const uint64_t releases = budget_->releases();
+  if (releases == releases_seen_ || !BudgetHasRoom()) return;
+  releases_seen_ = releases;
+  for (size_t i = 0; i < slots_.size(); ++i) {
+    if (slots_[i].cursor != nullptr) slots_[i].cursor->ResumeReadahead();
+  }
+  for (const auto& p : pending_) {
+    if (!p->started) continue;
+    std::lock_guard<std::mutex> lock(p->mu);
+    if (p->done && p->cursor.ok()) (*p->cursor)->ResumeReadahead();
+  }
+}
+
 absl::Status SequentialReader::FillSlot(size_t slot) {
   if (pending_.empty() && !names_exhausted_) TakeNextName();
   if (pending_.empty()) return absl::OkStatus();
@@ -207,6 +222,7 @@ absl::Status SequentialReader::ReadRecord(
       if (s.ok()) {
         AdvanceCycle();
         OpenAhead();
+        ResumeReadahead();
         return s;
       }
       if (!absl::IsOutOfRange(s)) return s;

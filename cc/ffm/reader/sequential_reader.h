@@ -93,6 +93,9 @@ class SequentialReader {
   absl::Status FillSlot(size_t slot);
   // Takes names and starts opening them while the budget has room.
   void OpenAhead();
+  // Once the budget has released bytes, lets the files not being consumed
+  // restart reads it refused them (see ChunkPrefetcher::Resume).
+  void ResumeReadahead();
   bool BudgetHasRoom() const;
   // Opens `p` on the executor.
   void StartOpen(const std::shared_ptr<Pending>& p);
@@ -121,6 +124,7 @@ class SequentialReader {
   uint64_t names_taken_ = 0;
   size_t cycle_index_ = 0;
   int num_open_ = 0;
+  uint64_t releases_seen_ = 0;  // budget_->releases() at the last resume
 };
 
 }  // namespace ffm
