@@ -158,6 +158,18 @@ def test_epochs_of_two_speeds_are_flagged():
     assert _row(rows, "local", "ffm_autotune", "large")["flags"] == []
 
 
+def test_a_slow_iterator_teardown_is_flagged():
+    # Epochs of 0.5 s, one of which spent 1.2 s destroying its iterator.
+    slow = _run("mount", "small", "stock_n", 2.2, 0)
+    slow["result"]["epoch_wall_s"], slow["result"]["teardown_s"] = [0.5, 1.7], [0.0, 1.2]
+    quick = _run("mount", "small", "ffm_n", 1.0, 0)
+    quick["result"]["epoch_wall_s"], quick["result"]["teardown_s"] = [0.5, 0.5], [0.0, 0.4]
+    rows = report.summarise([slow, quick], [])
+    assert "teardown(1.2s)" in _row(rows, "mount", "stock_n", "small")["flags"]
+    assert not any(f.startswith("teardown")
+                   for f in _row(rows, "mount", "ffm_n", "small")["flags"])
+
+
 def test_discarded_runs_only_count_as_retried():
     busy = _run("local", "large", "ffm_none", 4.0, 0, counters={"system_busy_s": 3.0})
     busy["discarded"] = "other processes used 50 % of a core"

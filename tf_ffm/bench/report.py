@@ -32,6 +32,10 @@ they stand:
                DISK_FRACTION of the bytes from block devices, not page cache
     retried    runs disturbed by other processes were measured again (the
                disturbed ones are in the JSON, marked "discarded")
+    teardown   in some run, destroying an epoch's iterator (end of `for x in
+               ds`, counted in the epoch) took > TEARDOWN_S: tf.data's
+               autotuning thread holds it ~1 s now and then, for either
+               reader (gone with options.autotune.enabled=False)
 """
 import statistics
 from typing import Dict, List
@@ -45,6 +49,7 @@ BASELINE_FALLBACK = {"s3": "mount"}  # profile -> where its stock baseline runs
 BUSY_OTHER_PCT = 25.0
 STEAL_PCT = 5.0
 DISK_FRACTION = 0.05
+TEARDOWN_S = 0.5  # seconds to destroy one epoch's iterator
 KEY_FIELDS = ("profile", "dataset", "consumption", "reader")
 
 COLUMNS = [  # (header, render(row), left-aligned)
@@ -125,6 +130,8 @@ def derive(res) -> dict:
         # like every other, so all count.
         per_epoch = res["bytes"] / len(walls)
         out["epoch_mb_per_s"] = [per_epoch / w / MB for w in walls if w > 0]
+    if res.get("teardown_s"):
+        out["max_teardown_s"] = max(res["teardown_s"])
     for k in ("minflt", "nivcsw", "nvcsw", "migrations"):
         if c.get(k) is not None and res["bytes"]:
             out[f"{k}_per_gb"] = c[k] / (res["bytes"] / GB)
@@ -145,6 +152,9 @@ def _flags(row, per_run) -> List[str]:
         flags.append("disk")
     if row["retried"]:
         flags.append(f"retried({row['retried']})")
+    slowest = max((m.get("max_teardown_s") or 0 for m in per_run), default=0)
+    if slowest > TEARDOWN_S:
+        flags.append(f"teardown({slowest:.1f}s)")
     return flags
 
 
@@ -324,7 +334,8 @@ def format_machine(meta, rows) -> str:
                  "core in a run; epochs: single epochs differ; steal: the hypervisor "
                  "took > "
                  f"{STEAL_PCT:.0f} %; disk: page cache missed; retried: disturbed runs "
-                 "measured again)")
+                 f"measured again; teardown: an epoch's iterator took > {TEARDOWN_S} s to "
+                 "destroy)")
     return text
 
 

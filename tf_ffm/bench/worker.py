@@ -7,7 +7,8 @@
 
 prints one JSON object on the last line of stdout:
     {"reader", "read_mode", "consumption", "records", "bytes", "bytes_exact",
-     "epochs", "epoch_wall_s", "epoch_bytes", "cache", "wall_s", "first_record_s",
+     "epochs", "epoch_wall_s", "epoch_bytes", "teardown_s", "cache", "wall_s",
+     "first_record_s",
      "cpu_s", "peak_rss_mb", "counters"}
 
 Readers, read modes (labels.READ_MODES): what a user writes, for both
@@ -104,27 +105,40 @@ def _consume_batched(pipeline, limit):
     records = nbytes = 0
     first = None
     t0 = time.perf_counter()
-    for batch in pipeline:
+    iterator = iter(pipeline)
+    for batch in iterator:
         if first is None:
             first = time.perf_counter() - t0
         records += int(batch.shape[0])
         nbytes += int(tf.reduce_sum(tf.strings.length(batch)))
         if limit and records >= limit:
             break
-    return records, nbytes, first
+    return records, nbytes, first, _teardown_s(iterator)
 
 
 def _consume_elementwise(pipeline, limit):
     records = 0
     first = None
     t0 = time.perf_counter()
-    for x in pipeline:  # noqa: B007 -- the loop itself is what is measured
+    iterator = iter(pipeline)
+    for x in iterator:  # noqa: B007 -- the loop itself is what is measured
         records += 1
         if first is None:
             first = time.perf_counter() - t0
         if limit and records >= limit:
             break
-    return records, None, first
+    return records, None, first, _teardown_s(iterator)
+
+
+def _teardown_s(iterator):
+    """Seconds to destroy an epoch's iterator, as `for x in ds` does when the
+    loop ends: part of the epoch's time. Reported on its own because
+    tf.data's autotuning thread can hold it for ~1 s (either reader;
+    options.autotune.enabled=False makes it vanish), which halves a 1 s
+    epoch."""
+    t0 = time.perf_counter()
+    del iterator
+    return time.perf_counter() - t0
 
 
 def _sample_mean_payload(reader, files, n=256):
@@ -156,6 +170,7 @@ def measure(reader, read_mode, files, consumption, limit=None, file_bytes=None,
         raise ValueError(f"unknown consumption {consumption!r}; expected {CONSUMPTIONS}")
     records = nbytes = epochs = 0
     epoch_walls = []  # a run whose epochs differ ~2x was disturbed mid-run
+    teardowns = []  # of each epoch's iterator, included in epoch_walls
     epoch_bytes = []
     partial = None  # records of an epoch cut short by the limit (elementwise)
     first = None
@@ -164,8 +179,9 @@ def measure(reader, read_mode, files, consumption, limit=None, file_bytes=None,
     t0 = time.perf_counter()
     while True:
         e0 = time.perf_counter()
-        r, b, f = consume(pipeline, limit - records if limit else None)
+        r, b, f, teardown = consume(pipeline, limit - records if limit else None)
         epoch_walls.append(time.perf_counter() - e0)
+        teardowns.append(teardown)
         epochs += 1
         first = f if first is None else first
         records += r
@@ -191,6 +207,7 @@ def measure(reader, read_mode, files, consumption, limit=None, file_bytes=None,
     return {"reader": reader, "read_mode": read_mode, "consumption": consumption,
             "records": records, "bytes": nbytes, "bytes_exact": not partial,
             "epochs": epochs, "epoch_wall_s": epoch_walls, "epoch_bytes": epoch_bytes,
+            "teardown_s": teardowns,
             "cache": bool(cache_dir), "wall_s": wall, "first_record_s": first, "cpu_s": cpu,
             "peak_rss_mb": _peak_rss_mb(), "counters": counters,
             "malloc": sys.modules["tf_ffm._allocator"].state,
