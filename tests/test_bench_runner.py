@@ -32,6 +32,10 @@ def test_worker_reads_every_record(dataset, reader, read_mode, consumption):
     assert result["records"] == dataset["records"]
     assert result["bytes"] == dataset["payload_bytes"] and result["bytes_exact"]
     assert result["wall_s"] > 0 and result["cpu_s"] >= 0 and result["peak_rss_mb"] > 0
+    # The iterator's destruction is timed inside its epoch.
+    (teardown,), (epoch,) = result["teardown_s"], result["epoch_wall_s"]
+    assert 0 <= teardown < epoch
+    assert result["malloc"]  # what tf_ffm._allocator did in the worker
     # The machine's side of the window, and the load before the run.
     c = result["counters"]
     assert c["minflt"] >= 0 and c["system_busy_s"] >= 0 and c["read_bytes"] >= 0

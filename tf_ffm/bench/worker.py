@@ -99,6 +99,11 @@ def make_dataset(reader, read_mode, files, n=DEFAULT_N, cache_dir=None):
     raise ValueError(f"unknown read mode {read_mode!r}; expected one of {tuple(READ_MODES)}")
 
 
+# Both consume functions also time the destruction of the epoch's iterator,
+# as `for x in ds` does when the loop ends: part of the epoch's time, and
+# reported on its own because tf.data's autotuning thread can hold it for
+# 0.1-1.2 s (either reader; gone with options.autotune.enabled=False): a
+# third of a 0.3 s epoch.
 def _consume_batched(pipeline, limit):
     import tensorflow as tf
 
@@ -113,7 +118,9 @@ def _consume_batched(pipeline, limit):
         nbytes += int(tf.reduce_sum(tf.strings.length(batch)))
         if limit and records >= limit:
             break
-    return records, nbytes, first, _teardown_s(iterator)
+    t0 = time.perf_counter()
+    del iterator  # the last reference: destroyed here, timed
+    return records, nbytes, first, time.perf_counter() - t0
 
 
 def _consume_elementwise(pipeline, limit):
@@ -127,18 +134,10 @@ def _consume_elementwise(pipeline, limit):
             first = time.perf_counter() - t0
         if limit and records >= limit:
             break
-    return records, None, first, _teardown_s(iterator)
-
-
-def _teardown_s(iterator):
-    """Seconds to destroy an epoch's iterator, as `for x in ds` does when the
-    loop ends: part of the epoch's time. Reported on its own because
-    tf.data's autotuning thread can hold it for ~1 s (either reader;
-    options.autotune.enabled=False makes it vanish), which halves a 1 s
-    epoch."""
     t0 = time.perf_counter()
-    del iterator
-    return time.perf_counter() - t0
+    del iterator  # the last reference: destroyed here, timed
+    return records, None, first, time.perf_counter() - t0
+
 
 
 def _sample_mean_payload(reader, files, n=256):
