@@ -14,6 +14,7 @@ pytestmark = pytest.mark.skipif(platform.libc_ver()[0] != "glibc",
 
 # One "batch": 300 buffers of 150 KiB (45 MB, as 256 records of the bench's
 # large dataset), written, then freed, by one non-main thread.
+BATCH_PAGES = 300 * (150 << 10) // 4096
 _PROBE = r"""
 import ctypes, json, resource, sys, threading
 import tf_ffm
@@ -52,17 +53,15 @@ def test_import_keeps_emptied_heaps_so_later_batches_do_not_fault():
     result = _probe()
     assert result["state"] == "M_TOP_PAD=67108864"
     first, *later = result["faults"]
-    pages = 300 * (150 << 10) // 4096
-    assert first >= pages * 0.9  # the first batch maps its pages
-    assert max(later) < pages * 0.05, result
+    assert first >= BATCH_PAGES * 0.9  # the first batch maps its pages
+    assert max(later) < BATCH_PAGES * 0.05, result
 
 
 def test_veto_leaves_glibc_unmapping_heaps():
     result = _probe(TF_FFM_MALLOC_TOP_PAD="0")
     assert result["state"] == "off (TF_FFM_MALLOC_TOP_PAD=0)"
-    pages = 300 * (150 << 10) // 4096
     # glibc's own behaviour, which the setting exists to change.
-    assert max(result["faults"][1:]) > pages * 0.3, result
+    assert max(result["faults"][1:]) > BATCH_PAGES * 0.3, result
 
 
 def test_a_top_pad_the_user_chose_is_left_alone():

@@ -31,7 +31,7 @@ TOP_PAD_BYTES = 64 << 20
 
 _OFF = ("0", "false", "no", "off")
 
-# What keep_thread_heaps() did, for tf_ffm.stats() and bug reports.
+# What keep_thread_heaps() did, for the bench's machine line and bug reports.
 state = "not applied"
 
 

@@ -6,7 +6,7 @@
 // too, after the iterator that used them is gone. And buffers of 2 MiB or
 // more are marked for transparent huge pages (MADV_HUGEPAGE: the setting
 // most distributions ship is "madvise"), so the first write into a fresh
-// 8 MiB chunk costs 4 page faults instead of 2,048.
+// 8 MiB chunk can take 4 page faults instead of 2,048.
 #ifndef FFM_PREFETCH_PAGE_BUFFER_H_
 #define FFM_PREFETCH_PAGE_BUFFER_H_
 

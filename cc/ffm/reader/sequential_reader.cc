@@ -166,8 +166,8 @@ void SequentialReader::ResumeReadahead() {
   const uint64_t releases = budget_->releases();
   if (releases == releases_seen_ || !BudgetHasRoom()) return;
   releases_seen_ = releases;
-  for (size_t i = 0; i < slots_.size(); ++i) {
-    if (slots_[i].cursor != nullptr) slots_[i].cursor->ResumeReadahead();
+  for (Slot& slot : slots_) {
+    if (slot.cursor != nullptr) slot.cursor->ResumeReadahead();
   }
   for (const auto& p : pending_) {
     if (!p->started) continue;

@@ -93,8 +93,9 @@ class SequentialReader {
   absl::Status FillSlot(size_t slot);
   // Takes names and starts opening them while the budget has room.
   void OpenAhead();
-  // Once the budget has released bytes, lets the files not being consumed
-  // restart reads it refused them (see ChunkPrefetcher::Resume).
+  // Once the budget has released bytes, lets every open or opened-ahead
+  // file restart reads it refused them (see ChunkPrefetcher::Resume); the
+  // file being consumed needs it least, but asking it costs one lock.
   void ResumeReadahead();
   bool BudgetHasRoom() const;
   // Opens `p` on the executor.
